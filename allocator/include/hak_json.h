@@ -1,0 +1,23 @@
+/* hak_json.h: the allocator's configuration, stats and census as jansson
+ * values (generated from the same X-macro tables as the structs). */
+#ifndef HAK_JSON_H
+#define HAK_JSON_H
+
+#include <jansson.h>
+
+#include "hakmem.h"
+
+/* {"preset": "seed-buggy", "refill": "fresh", ..., "ss_lg": 21, ...}:
+ * every option, effective value, in table order. */
+json_t *hak_config_to_json(const hak_config *cfg);
+
+/* [{"name", "env", "default", "description"}, ...] for documentation. */
+json_t *hak_options_table_json(void);
+
+/* Every counter of hak_stats, by name. */
+json_t *hak_stats_to_json(const hak_stats *s);
+
+/* One SuperSlab; the address is left out (golden files must not hold it). */
+json_t *hak_ss_info_to_json(const hak_ss_info *ss);
+
+#endif

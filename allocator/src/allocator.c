@@ -1,0 +1,141 @@
+/* allocator.c: creating and destroying instances, and the census walks.
+ *
+ * hak_destroy gives back every mapping the instance made (counted by
+ * os.c), so tests can create one allocator per case and prove isolation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define HAK_TID_ALIVE_BITS (1u << 24)
+
+static _Atomic uint64_t next_instance_id = 1;
+
+static void key_destructor(void *v) {
+  if (v) hak_tcache_exit(v);
+}
+
+static void set_err(char *err, size_t errlen, const char *msg) {
+  if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator **out,
+               char *err, size_t errlen) {
+  hak_config def;
+  if (!cfg) {
+    hak_config_default(&def);
+    cfg = &def;
+  }
+  if (hak_config_validate(cfg, err, errlen) != 0) return -HAK_EINVAL;
+  /* The instance itself is mapped, not malloc'd: it may be the malloc. */
+  hak_allocator *a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (a == MAP_FAILED) {
+    set_err(err, errlen, "cannot map the allocator instance");
+    return -HAK_ENOMEM;
+  }
+  a->cfg = *cfg;
+  if (cfg->size_classes == cfg->size_classes_buf) a->cfg.size_classes = a->cfg.size_classes_buf;
+  a->instance_id = atomic_fetch_add(&next_instance_id, 1);
+  if (opts) {
+    if (opts->observer) {
+      a->obs = *opts->observer;
+      a->has_obs = true;
+    }
+    a->log = opts->log;
+    a->log_ctx = opts->log_ctx;
+  }
+  if (hak_classes_init(a, err, errlen) != 0) {
+    munmap(a, sizeof *a);
+    return -HAK_EINVAL;
+  }
+  a->ss_size = (size_t)1 << a->cfg.ss_lg;
+  a->slab_size = (size_t)1 << a->cfg.slab_lg;
+  a->slabs_per_ss = 1u << (a->cfg.ss_lg - a->cfg.slab_lg);
+  a->header_size = hak_ss_header_size(a->slabs_per_ss);
+  a->tcache_size =
+      (sizeof(hak_tcache) + a->class_count * sizeof(hak_class_cache) + 63) & ~(size_t)63;
+  for (uint32_t c = 0; c < a->class_count; c++) pthread_mutex_init(&a->classes[c].lock, NULL);
+  pthread_mutex_init(&a->map_lock, NULL);
+  pthread_mutex_init(&a->trim_lock, NULL);
+  hak_large_init(a);
+  a->tid_alive_max = HAK_TID_ALIVE_BITS - 1;
+  a->tid_alive = hak_os_map(a, HAK_TID_ALIVE_BITS / 8);
+  if (!a->tid_alive || hak_registry_init(a) != 0 ||
+      pthread_key_create(&a->key, key_destructor) != 0) {
+    set_err(err, errlen, "cannot map the allocator's tables");
+    hak_registry_destroy(a);
+    if (a->tid_alive) hak_os_unmap(a, a->tid_alive, HAK_TID_ALIVE_BITS / 8);
+    munmap(a, sizeof *a);
+    return -HAK_ENOMEM;
+  }
+  bool want_thread = a->cfg.idle_trim_ms > 0 && a->cfg.trim_ss && !(opts && opts->no_trim_thread);
+  if (want_thread && hak_trim_thread_start(a) != 0) {
+    set_err(err, errlen, "cannot start the trim thread");
+    hak_destroy(a);
+    return -HAK_ENOMEM;
+  }
+  *out = a;
+  return 0;
+}
+
+void hak_destroy(hak_allocator *a) {
+  if (!a) return;
+  hak_trim_thread_stop(a);
+  if (a->cfg.flush_on_exit) hak_trim(a, NULL, NULL, 0);
+  pthread_key_delete(a->key);
+  hak_tcache_release_all(a);
+  a->has_obs = false; /* teardown is not an observable event */
+  for (uint32_t c = 0; c < a->class_count; c++) {
+    hak_class_state *cs = &a->classes[c];
+    pthread_mutex_lock(&cs->lock);
+    while (cs->first) hak_ss_unmap(a, cs->first, "destroy");
+    pthread_mutex_unlock(&cs->lock);
+    pthread_mutex_destroy(&cs->lock);
+  }
+  hak_large_destroy(a);
+  if (a->trim_ids) hak_os_unmap(a, a->trim_ids, a->trim_ids_cap * sizeof *a->trim_ids);
+  hak_registry_destroy(a);
+  hak_os_unmap(a, a->tid_alive, HAK_TID_ALIVE_BITS / 8);
+  pthread_mutex_destroy(&a->map_lock);
+  pthread_mutex_destroy(&a->trim_lock);
+  munmap(a, sizeof *a);
+}
+
+const hak_config *hak_get_config(const hak_allocator *a) { return &a->cfg; }
+
+void hak_set_extra_maps(hak_allocator *a, uint64_t n) {
+  atomic_store_explicit(&a->extra_maps, n, memory_order_relaxed);
+}
+
+bool hak_ss_of(hak_allocator *a, const void *p, hak_ss_info *out) {
+  hak_superslab *ss = hak_registry_lookup(a, p);
+  if (!ss) return false;
+  hak_class_state *cs = &a->classes[ss->class_idx];
+  pthread_mutex_lock(&cs->lock);
+  hak_ss_fill_info(a, ss, out);
+  pthread_mutex_unlock(&cs->lock);
+  return true;
+}
+
+void hak_ss_foreach(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx) {
+  /* Every class lock at once, so the walk is one consistent moment and can
+   * be merged into mapping (id) order. */
+  for (uint32_t c = 0; c < a->class_count; c++) pthread_mutex_lock(&a->classes[c].lock);
+  hak_superslab *cur[HAK_MAX_CLASSES];
+  for (uint32_t c = 0; c < a->class_count; c++) cur[c] = a->classes[c].first;
+  for (;;) {
+    int best = -1;
+    for (uint32_t c = 0; c < a->class_count; c++)
+      if (cur[c] && (best < 0 || cur[c]->id < cur[best]->id)) best = (int)c;
+    if (best < 0) break;
+    hak_ss_info info;
+    hak_ss_fill_info(a, cur[best], &info);
+    cur[best] = cur[best]->next;
+    fn(ctx, &info);
+  }
+  for (uint32_t c = a->class_count; c-- > 0;) pthread_mutex_unlock(&a->classes[c].lock);
+}

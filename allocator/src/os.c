@@ -1,0 +1,45 @@
+/* os.c: the operating-system layer. Every mapping the allocator makes
+ * goes through here and is counted, so an instance can prove it gave
+ * every mapping back.
+ *
+ * Aligned mappings over-map by the alignment and unmap the excess head
+ * and tail, leaving exactly one naturally aligned mapping (the seed's
+ * "alloc_size = 2x" trick).
+ */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+void *hak_os_map(hak_allocator *a, size_t len) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  hak_gstat_add(&a->live_mappings, 1);
+  return p;
+}
+
+void *hak_os_map_aligned(hak_allocator *a, size_t len, size_t align, void **base,
+                         size_t *map_len) {
+  size_t over = len + align;
+  char *raw = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return NULL;
+  uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = start - (uintptr_t)raw;
+  size_t tail = over - head - len;
+  if (head) munmap(raw, head);
+  if (tail) munmap((char *)start + len, tail);
+  hak_gstat_add(&a->live_mappings, 1);
+  if (base) *base = (void *)start;
+  if (map_len) *map_len = len;
+  return (void *)start;
+}
+
+void hak_os_unmap(hak_allocator *a, void *p, size_t len) {
+  if (!p) return;
+  munmap(p, len);
+  atomic_fetch_sub_explicit(&a->live_mappings, 1, memory_order_relaxed);
+}
+
+uint64_t hak_live_mappings(const hak_allocator *a) {
+  return atomic_load_explicit(&a->live_mappings, memory_order_relaxed);
+}

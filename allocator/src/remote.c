@@ -1,0 +1,61 @@
+/* remote.c: cross-thread frees. ss_remote_push is the seed's function: a
+ * lock-free multi-producer push onto the slab's remote stack
+ * (remote_heads[slab_idx]), counted in remote_counts[slab_idx]. The drain
+ * takes the whole stack with one exchange (so there is no ABA) and splices
+ * it onto the owner's free list.
+ *
+ * Where total_active_blocks is decremented is the variant under study:
+ *   none  - never (the seed's bug: the SuperSlab looks live forever);
+ *   push  - by the pusher, as its very last access to the SuperSlab, so a
+ *           trim that then sees 0 can unmap safely (Option A);
+ *   drain - by the owner, for all drained blocks at once.
+ */
+#include "internal.h"
+
+void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, void *p,
+                        hak_tcache *by) {
+  uint32_t i = slab->index;
+  /* Count first: a drain that races ahead may see the count high for a
+   * moment, never below the blocks on the stack. */
+  atomic_fetch_add_explicit(&ss->remote_counts[i], 1, memory_order_relaxed);
+  uintptr_t old = atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed);
+  do {
+    *(uintptr_t *)p = old;
+  } while (!atomic_compare_exchange_weak_explicit(&ss->remote_heads[i], &old, (uintptr_t)p,
+                                                  memory_order_release, memory_order_relaxed));
+  hak_tstat_add(&by->stats.frees_remote, 1);
+  if (HAK_OBS(a, remote_push)) a->obs.remote_push(a->obs.ctx, ss->id, i, by->tid);
+  if (a->cfg.remote_accounting == HAK_ACCT_PUSH)
+    atomic_fetch_sub_explicit(&ss->total_active_blocks, 1, memory_order_release);
+}
+
+/* Moves the slab's remote stack onto its free list. Only the owner (or a
+ * thread holding the class lock for an ownerless slab) may call it.
+ * Returns the number of blocks drained. */
+uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab,
+                             hak_tcache *tc) {
+  uint32_t i = slab->index;
+  if (atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed) == 0) return 0;
+  uintptr_t head = atomic_exchange_explicit(&ss->remote_heads[i], 0, memory_order_acquire);
+  if (!head) return 0;
+  uint32_t n = 1;
+  uintptr_t tail = head;
+  while (*(uintptr_t *)tail) {
+    tail = *(uintptr_t *)tail;
+    n++;
+  }
+  *(void **)tail = slab->free_list;
+  slab->free_list = (void *)head;
+  slab->free_count += n;
+  atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) - n,
+                        memory_order_relaxed);
+  atomic_fetch_sub_explicit(&ss->remote_counts[i], n, memory_order_relaxed);
+  if (tc) {
+    hak_tstat_add(&tc->stats.drains, 1);
+    hak_tstat_add(&tc->stats.drained_blocks, n);
+  }
+  if (HAK_OBS(a, drain)) a->obs.drain(a->obs.ctx, ss->id, i, n, tc ? tc->tid : 0);
+  if (a->cfg.remote_accounting == HAK_ACCT_DRAIN)
+    atomic_fetch_sub_explicit(&ss->total_active_blocks, n, memory_order_release);
+  return n;
+}

@@ -1,0 +1,160 @@
+/* superslab.c: mapping, laying out, unmapping and describing SuperSlabs.
+ *
+ * Layout of one SuperSlab (2^ss_lg bytes, naturally aligned):
+ *   [header: hak_superslab, slabs[nslabs], remote_heads[], remote_counts[]]
+ *   [slab 0 blocks ...][slab 1][slab 2] ... [slab nslabs-1]
+ * Slab i spans [i << slab_lg, (i+1) << slab_lg); slab 0's blocks start
+ * after the header, rounded up so that power-of-two blocks are naturally
+ * aligned. Blocks are carved lazily (bump pointer), so untouched pages stay
+ * unbacked.
+ *
+ * Invariants: ss->id values are sequential in mapping order; the class
+ * list is in mapping order; a mapped SuperSlab is in the registry.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <string.h>
+
+#include "internal.h"
+
+size_t hak_ss_header_size(uint32_t nslabs) {
+  size_t s = sizeof(hak_superslab) + nslabs * sizeof(hak_slab);
+  s = (s + 63) & ~(size_t)63;
+  s += nslabs * sizeof(_Atomic uintptr_t);
+  s += nslabs * sizeof(_Atomic uint32_t);
+  return (s + 63) & ~(size_t)63;
+}
+
+size_t hak_ss_header_bytes(const hak_allocator *a) { return a->header_size; }
+
+static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
+  uint32_t bs = a->classes[class_idx].block_size;
+  size_t slabs_bytes = (sizeof(hak_superslab) + a->slabs_per_ss * sizeof(hak_slab) + 63) &
+                       ~(size_t)63;
+  ss->class_idx = (uint16_t)class_idx;
+  ss->nslabs = (uint16_t)a->slabs_per_ss;
+  ss->block_size = bs;
+  ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + slabs_bytes);
+  ss->remote_counts = (_Atomic uint32_t *)(ss->remote_heads + a->slabs_per_ss);
+  /* Power-of-two blocks start at a multiple of their size (capped at a
+   * page); others at 16 bytes. */
+  size_t align = (bs & (bs - 1)) == 0 ? (bs < 4096 ? bs : 4096) : 16;
+  size_t first = (a->header_size + align - 1) & ~(align - 1);
+  uint32_t cap = 0;
+  for (uint32_t i = 0; i < a->slabs_per_ss; i++) {
+    hak_slab *s = &ss->slabs[i];
+    size_t start = i == 0 ? first : 0;
+    s->index = (uint16_t)i;
+    s->data = (char *)ss + ((size_t)i << a->cfg.slab_lg) + start;
+    s->capacity = (uint32_t)((a->slab_size - start) / bs);
+    cap += s->capacity;
+    /* The mapping is zero-filled: every other field starts at 0/NULL. */
+  }
+  ss->capacity = cap;
+  ss->free_slabs = a->slabs_per_ss;
+}
+
+/* Maps a SuperSlab for class_idx, registers it and links it at the end of
+ * the class list. Caller holds the class lock. NULL + errno ENOMEM when the
+ * map limit is reached or mmap fails. */
+hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) {
+  hak_class_state *cs = &a->classes[class_idx];
+  uint32_t limit = a->cfg.ss_map_limit;
+  uint64_t live = atomic_load_explicit(&a->ss_live, memory_order_relaxed);
+  uint64_t extra = atomic_load_explicit(&a->extra_maps, memory_order_relaxed);
+  if (limit && live + extra >= limit) {
+    hak_log_oom_once(a, ENOMEM);
+    errno = ENOMEM;
+    return NULL;
+  }
+  void *base;
+  size_t len;
+  hak_superslab *ss = hak_os_map_aligned(a, a->ss_size, a->ss_size, &base, &len);
+  if (!ss) {
+    int e = errno ? errno : ENOMEM;
+    hak_log_oom_once(a, e);
+    errno = ENOMEM;
+    return NULL;
+  }
+  layout(a, ss, class_idx);
+  pthread_mutex_lock(&a->map_lock);
+  if (hak_registry_set(a, (uintptr_t)ss, ss) != 0) {
+    pthread_mutex_unlock(&a->map_lock);
+    hak_os_unmap(a, ss, a->ss_size);
+    hak_log_oom_once(a, ENOMEM);
+    errno = ENOMEM;
+    return NULL;
+  }
+  ss->id = ++a->next_ss_id;
+  pthread_mutex_unlock(&a->map_lock);
+
+  uint64_t now = atomic_fetch_add_explicit(&a->ss_live, 1, memory_order_relaxed) + 1;
+  hak_gstat_add(&a->g.ss_allocated, 1);
+  hak_gstat_add(&a->g.ss_live, 1);
+  hak_gstat_max(&a->g.ss_peak, now);
+  uint64_t bytes = atomic_fetch_add_explicit(&a->g.bytes_mapped, a->ss_size,
+                                             memory_order_relaxed) + a->ss_size;
+  hak_gstat_max(&a->g.bytes_mapped_peak, bytes);
+
+  ss->owner_tid = tc ? tc->tid : 0;
+  ss->prev = cs->last;
+  ss->next = NULL;
+  if (cs->last) cs->last->next = ss; else cs->first = ss;
+  cs->last = ss;
+  cs->count++;
+  if (HAK_OBS(a, ss_map)) {
+    hak_ss_info info;
+    hak_ss_fill_info(a, ss, &info);
+    a->obs.ss_map(a->obs.ctx, &info, tc ? tc->tid : 0);
+  }
+  return ss;
+}
+
+/* Unlinks, unregisters and unmaps ss. Caller holds the class lock and has
+ * already detached every slab from thread and orphan lists. */
+void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
+  hak_class_state *cs = &a->classes[ss->class_idx];
+  uint32_t id = ss->id;
+  if (ss->prev) ss->prev->next = ss->next; else cs->first = ss->next;
+  if (ss->next) ss->next->prev = ss->prev; else cs->last = ss->prev;
+  cs->count--;
+  pthread_mutex_lock(&a->map_lock);
+  hak_registry_set(a, (uintptr_t)ss, NULL);
+  pthread_mutex_unlock(&a->map_lock);
+  hak_os_unmap(a, ss, a->ss_size);
+  atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&a->g.ss_live, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&a->g.bytes_mapped, a->ss_size, memory_order_relaxed);
+  hak_gstat_add(&a->g.ss_freed, 1);
+  if (HAK_OBS(a, ss_unmap)) a->obs.ss_unmap(a->obs.ctx, id, reason);
+}
+
+/* Fields read here are atomics or guarded by the class lock, which the
+ * caller holds (or the SuperSlab is not yet visible to other threads). */
+void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_info *out) {
+  memset(out, 0, sizeof *out);
+  out->id = ss->id;
+  out->class_idx = ss->class_idx;
+  out->block_size = ss->block_size;
+  out->lg = a->cfg.ss_lg;
+  out->nslabs = ss->nslabs;
+  out->capacity = ss->capacity;
+  out->cached_by = ss->cached_by;
+  out->owner_tid = ss->owner_tid;
+  out->owner_alive = hak_tid_alive(a, ss->owner_tid);
+  out->total_active_blocks =
+      atomic_load_explicit(&((hak_superslab *)ss)->total_active_blocks, memory_order_relaxed);
+  out->base = (uintptr_t)ss;
+  out->touched_bytes = a->header_size;
+  for (uint32_t i = 0; i < ss->nslabs; i++) {
+    hak_slab *s = (hak_slab *)&ss->slabs[i];
+    uint32_t owner = atomic_load_explicit(&s->owner_tid, memory_order_relaxed);
+    out->remote_pending += atomic_load_explicit(&ss->remote_counts[i], memory_order_relaxed);
+    out->used_blocks += atomic_load_explicit(&s->used, memory_order_relaxed);
+    out->touched_bytes +=
+        (uint64_t)atomic_load_explicit(&s->touched, memory_order_relaxed) * ss->block_size;
+    if (owner == HAK_TID_NONE) out->slabs_free++;
+    else if (s->orphaned) out->slabs_orphaned++;
+    else out->slabs_owned++;
+  }
+}

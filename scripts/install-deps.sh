@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hakmem-sim needs to build, test and plot.
+# Idempotent: does nothing (and needs no network) when all are present.
+# This file is the single list of what the project needs from Debian.
+set -euo pipefail
+
+packages=(
+  build-essential   # gcc, make, libc headers
+  clang             # fuzz targets (libFuzzer) and an alternative compiler
+  meson
+  ninja-build
+  pkg-config
+  libjansson-dev    # run.json, configuration and stats as JSON
+  libcmocka-dev     # unit tests
+  gnuplot-nox       # plots
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
