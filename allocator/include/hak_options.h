@@ -68,7 +68,7 @@ typedef enum {
 /* Named presets: the seed's scenarios.
  * X(name, remote_accounting, idle_trim_ms, trim_ss, ss_lg, refill, orphan_policy, models) */
 #define HAK_PRESETS(X)                                                                   \
-  X(custom, HAK_ACCT_NONE, 0, 0, 21, HAK_REFILL_FRESH, HAK_ORPHAN_LEAVE,                  \
+  X(none, HAK_ACCT_NONE, 0, 0, 21, HAK_REFILL_FRESH, HAK_ORPHAN_LEAVE,                  \
     "no preset: the defaults (HAKMEM as the seed found it) plus individual options")     \
   X(seed_buggy, HAK_ACCT_NONE, 0, 0, 21, HAK_REFILL_FRESH, HAK_ORPHAN_LEAVE,              \
     "the failing run, seed sections 1-3")                                                \

@@ -1,0 +1,229 @@
+/* test_size_class.c: the size-class table, rounding, block alignment,
+ * memalign, and foreign-pointer recognition. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static void test_size_class_default_table(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  static const uint32_t want[] = {8, 16, 32, 64, 128, 256, 512, 1024};
+  assert_int_equal(hak_class_count(a), 8);
+  for (int c = 0; c < 8; c++) assert_int_equal(hak_class_size(a, c), want[c]);
+  assert_int_equal(hak_class_size(a, 8), 0);
+  assert_int_equal(hak_class_size(a, -1), 0);
+  hak_destroy(a);
+}
+
+static void test_size_class_rounding(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  /* The smallest class that holds the request, for every size 0..1024. */
+  for (size_t n = 0; n <= 1024; n++) {
+    int c = hak_size_class(a, n);
+    assert_true(c >= 0);
+    assert_true(hak_class_size(a, c) >= n);
+    if (c > 0) assert_true(hak_class_size(a, c - 1) < n);
+  }
+  assert_int_equal(hak_size_class(a, 0), 0);
+  assert_int_equal(hak_size_class(a, 8), 0);
+  assert_int_equal(hak_size_class(a, 9), 1);
+  assert_int_equal(hak_size_class(a, 127), 4);
+  assert_int_equal(hak_size_class(a, 128), 4);
+  assert_int_equal(hak_size_class(a, 129), 5);
+  assert_int_equal(hak_size_class(a, 1025), -1);
+  /* Larson's 8..127 bytes span exactly the five classes 8..128. */
+  for (size_t n = 8; n < 128; n++) assert_true(hak_size_class(a, n) <= 4);
+  hak_destroy(a);
+}
+
+static void test_size_class_custom_table(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc((const char *[]){"size_classes=16,48,96,4096", NULL}, 0);
+  assert_int_equal(hak_class_count(a), 4);
+  assert_int_equal(hak_size_class(a, 17), 1);
+  assert_int_equal(hak_size_class(a, 49), 2);
+  assert_int_equal(hak_size_class(a, 97), 3);
+  void *p = hak_malloc(a, 40);
+  assert_int_equal(hak_usable_size(a, p), 48);
+  assert_int_equal((uintptr_t)p % 16, 0);
+  assert_int_equal(hak_free(a, p), 0);
+  hak_destroy(a);
+}
+
+static void test_size_class_bad_tables_rejected(void **state) {
+  (void)state;
+  static const char *bad[] = {"", "7", "8,8", "16,8", "8,12", "8,", "8,,16", "x", "8;16",
+                              "131072"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    hak_config cfg;
+    char err[200] = "";
+    hak_config_default(&cfg);
+    assert_int_equal(hak_config_set(&cfg, "size_classes", bad[i], err, sizeof err), -HAK_EINVAL);
+    assert_true(strlen(err) > 0);
+  }
+  /* A class too big for the slab is refused at validation. */
+  hak_config cfg;
+  char err[200];
+  hak_config_default(&cfg);
+  assert_int_equal(hak_config_set(&cfg, "size_classes", "8,65536", err, sizeof err), 0);
+  assert_int_equal(hak_config_validate(&cfg, err, sizeof err), -HAK_EINVAL);
+}
+
+static int cmp_ptr(const void *x, const void *y) {
+  uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
+  return (a > b) - (a < b);
+}
+
+/* Every block is aligned to its class size (powers of two, up to a page),
+ * blocks never overlap, and each lies inside its SuperSlab past the header. */
+static void test_size_class_alignment_of_every_block(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  enum { N = 3000 };
+  void **ps = calloc(8 * N, sizeof *ps);
+  for (int c = 0; c < 8; c++) {
+    uint32_t bs = hak_class_size(a, c);
+    for (int i = 0; i < N; i++) {
+      void *p = hak_malloc(a, bs);
+      assert_non_null(p);
+      assert_int_equal((uintptr_t)p % bs, 0);
+      hak_ss_info info = ss_info(a, p);
+      assert_int_equal(info.class_idx, c);
+      assert_true((uintptr_t)p >= info.base + hak_ss_header_bytes(a));
+      assert_true((uintptr_t)p + bs <= info.base + ((uintptr_t)1 << info.lg));
+      memset(p, 0xa5, bs);
+      ps[c * N + i] = p;
+    }
+  }
+  /* No two blocks overlap: sorted by address, each ends before the next. */
+  qsort(ps, 8 * N, sizeof *ps, cmp_ptr);
+  for (int i = 0; i + 1 < 8 * N; i++)
+    assert_true((uintptr_t)ps[i] + hak_usable_size(a, ps[i]) <= (uintptr_t)ps[i + 1]);
+  for (int i = 0; i < 8 * N; i++) assert_int_equal(hak_free(a, ps[i]), 0);
+  free(ps);
+  hak_destroy(a);
+}
+
+static void test_size_class_memalign(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  for (size_t align = 8; align <= 8192; align *= 2) {
+    for (size_t size = 1; size <= 3000; size = size * 3 + 1) {
+      void *p = hak_memalign(a, align, size);
+      assert_non_null(p);
+      assert_int_equal((uintptr_t)p % align, 0);
+      assert_true(hak_usable_size(a, p) >= size);
+      memset(p, 1, size);
+      assert_int_equal(hak_free(a, p), 0);
+    }
+  }
+  errno = 0;
+  assert_null(hak_memalign(a, 24, 8));
+  assert_int_equal(errno, EINVAL);
+  assert_null(hak_memalign(a, 0, 8));
+  hak_destroy(a);
+}
+
+/* Pointers the allocator never handed out are refused without being read. */
+static void test_size_class_foreign_pointers(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  void *p = hak_malloc(a, 16);
+  hak_ss_info info = ss_info(a, p);
+  int on_stack;
+  void *heap = malloc(32);
+  /* An unmapped page: reading it would crash the test. */
+  void *gone = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  munmap(gone, 4096);
+  void *foreign[] = {&on_stack, heap, gone, (void *)(uintptr_t)16, (void *)UINTPTR_MAX,
+                     (char *)info.base + ((uintptr_t)1 << info.lg)};
+  for (size_t i = 0; i < sizeof foreign / sizeof *foreign; i++) {
+    assert_false(hak_owns(a, foreign[i]));
+    assert_int_equal(hak_free(a, foreign[i]), -HAK_EINVAL);
+    assert_int_equal(hak_usable_size(a, foreign[i]), 0);
+  }
+  /* Inside a SuperSlab but not a block start: the header, mid-block. */
+  assert_true(hak_owns(a, (void *)info.base));
+  assert_int_equal(hak_free(a, (void *)info.base), -HAK_EINVAL);
+  assert_int_equal(hak_free(a, (char *)p + 4), -HAK_EINVAL);
+  assert_int_equal(hak_free(a, NULL), 0);
+  /* Nothing was freed by the refusals. */
+  assert_int_equal(ss_info(a, p).total_active_blocks, 1);
+  assert_int_equal(hak_free(a, p), 0);
+  free(heap);
+  hak_destroy(a);
+}
+
+static void test_size_class_large_objects(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  void *p = hak_malloc(a, 1025);
+  assert_non_null(p);
+  assert_false(hak_owns(a, p));
+  assert_true(hak_usable_size(a, p) >= 1025);
+  memset(p, 7, 1025);
+  void *big = hak_malloc(a, 10u << 20);
+  assert_non_null(big);
+  hak_stats s;
+  hak_get_stats(a, &s);
+  assert_int_equal(s.large_allocs, 2);
+  assert_int_equal(hak_free(a, p), 0);
+  assert_int_equal(hak_free(a, big), 0);
+  assert_int_equal(hak_free(a, big), -HAK_EINVAL); /* already gone */
+  hak_get_stats(a, &s);
+  assert_int_equal(s.large_frees, 2);
+  assert_int_equal(s.large_bytes_live, 0);
+  hak_destroy(a);
+}
+
+static void test_size_class_calloc_realloc(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  unsigned char *p = hak_malloc(a, 64);
+  memset(p, 0xff, 64);
+  assert_int_equal(hak_free(a, p), 0);
+  unsigned char *z = hak_calloc(a, 8, 8);
+  assert_ptr_equal(z, p); /* the same block comes back, and is zeroed */
+  for (int i = 0; i < 64; i++) assert_int_equal(z[i], 0);
+  errno = 0;
+  assert_null(hak_calloc(a, SIZE_MAX / 2, 3));
+  assert_int_equal(errno, ENOMEM);
+  for (int i = 0; i < 64; i++) z[i] = (unsigned char)i;
+  unsigned char *same = hak_realloc(a, z, 40); /* still class 64 */
+  assert_ptr_equal(same, z);
+  unsigned char *grown = hak_realloc(a, same, 5000);
+  for (int i = 0; i < 64; i++) assert_int_equal(grown[i], i);
+  unsigned char *shrunk = hak_realloc(a, grown, 16);
+  assert_true(hak_owns(a, shrunk));
+  for (int i = 0; i < 16; i++) assert_int_equal(shrunk[i], i);
+  assert_null(hak_realloc(a, shrunk, 0));
+  void *fresh = hak_realloc(a, NULL, 24);
+  assert_int_equal(hak_usable_size(a, fresh), 32);
+  hak_free(a, fresh);
+  hak_destroy(a);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_size_class_default_table),
+      cmocka_unit_test(test_size_class_rounding),
+      cmocka_unit_test(test_size_class_custom_table),
+      cmocka_unit_test(test_size_class_bad_tables_rejected),
+      cmocka_unit_test(test_size_class_alignment_of_every_block),
+      cmocka_unit_test(test_size_class_memalign),
+      cmocka_unit_test(test_size_class_foreign_pointers),
+      cmocka_unit_test(test_size_class_large_objects),
+      cmocka_unit_test(test_size_class_calloc_realloc),
+  };
+  return cmocka_run_group_tests_name("allocator.size_class", tests, NULL, NULL);
+}

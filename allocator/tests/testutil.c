@@ -1,0 +1,92 @@
+/* testutil.c: see testutil.h. */
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "../src/internal.h"
+
+hak_allocator *make_alloc(const char *const *settings, int with_trim_thread) {
+  hak_config cfg;
+  char err[256];
+  hak_config_default(&cfg);
+  for (const char *const *s = settings; s && *s; s++) {
+    if (hak_config_set_kv(&cfg, *s, err, sizeof err) != 0) fail_msg("%s: %s", *s, err);
+  }
+  hak_create_opts opts = {.no_trim_thread = !with_trim_thread};
+  hak_allocator *a = NULL;
+  if (hak_create(&cfg, &opts, &a, err, sizeof err) != 0) fail_msg("hak_create: %s", err);
+  return a;
+}
+
+hak_ss_info ss_info(hak_allocator *a, const void *p) {
+  hak_ss_info info;
+  assert_true(hak_ss_of(a, p, &info));
+  return info;
+}
+
+static hak_slab *slab_at(hak_allocator *a, const void *block) {
+  hak_superslab *ss = hak_registry_lookup(a, block);
+  assert_non_null(ss);
+  return hak_slab_of(a, ss, block);
+}
+
+uint32_t slab_free_count(hak_allocator *a, const void *block) {
+  return slab_at(a, block)->free_count;
+}
+
+uint32_t slab_remote_count(hak_allocator *a, const void *block) {
+  hak_superslab *ss = hak_registry_lookup(a, block);
+  hak_slab *s = slab_at(a, block);
+  return atomic_load(&ss->remote_counts[s->index]);
+}
+
+static void count_one(void *ctx, const hak_ss_info *ss) {
+  (void)ss;
+  (*(uint32_t *)ctx)++;
+}
+
+uint32_t ss_count(hak_allocator *a) {
+  uint32_t n = 0;
+  hak_ss_foreach(a, count_one, &n);
+  return n;
+}
+
+long proc_map_count(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return -1;
+  long n = 0;
+  int c;
+  while ((c = fgetc(f)) != EOF)
+    if (c == '\n') n++;
+  fclose(f);
+  return n;
+}
+
+uint32_t slab_capacity(hak_allocator *a, const void *block) {
+  return slab_at(a, block)->capacity;
+}
+
+uint32_t slab_index(hak_allocator *a, const void *block) { return slab_at(a, block)->index; }
+
+void batch_alloc(void *arg) {
+  test_batch *b = arg;
+  for (int i = b->from; i < b->to; i++) {
+    b->slots[i] = hak_malloc(b->a, b->size);
+    assert_non_null(b->slots[i]);
+  }
+}
+
+void batch_free(void *arg) {
+  test_batch *b = arg;
+  for (int i = b->from; i < b->to; i++) {
+    assert_int_equal(hak_free(b->a, b->slots[i]), 0);
+    b->slots[i] = NULL;
+  }
+}
+
+void batch_detach(void *a) { hak_thread_detach(a); }

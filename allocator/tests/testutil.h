@@ -1,0 +1,46 @@
+/* testutil.h: helpers shared by the allocator's unit tests. */
+#ifndef HAK_TESTUTIL_H
+#define HAK_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem.h"
+
+/* Creates an allocator from "name=value" settings (NULL-terminated) on top
+ * of the defaults; the background trim thread is off unless with_trim_thread.
+ * Aborts the test on failure. */
+hak_allocator *make_alloc(const char *const *settings, int with_trim_thread);
+
+/* Snapshot of the SuperSlab holding p (fails the test if none). */
+hak_ss_info ss_info(hak_allocator *a, const void *p);
+
+/* Length of a slab's local free list and its remote count, by SuperSlab
+ * address and slab index (white-box: reads the allocator's header). */
+uint32_t slab_free_count(hak_allocator *a, const void *block);
+uint32_t slab_remote_count(hak_allocator *a, const void *block);
+
+/* Live SuperSlabs by census walk. */
+uint32_t ss_count(hak_allocator *a);
+
+/* Lines of /proc/self/maps: the process's mappings. */
+long proc_map_count(void);
+
+
+
+/* Capacity and index of the slab holding block (white-box). */
+uint32_t slab_capacity(hak_allocator *a, const void *block);
+uint32_t slab_index(hak_allocator *a, const void *block);
+
+/* A batch of operations run on a runner thread: allocate `size` bytes
+ * into slots[from..to) or free slots[from..to) (setting them NULL). */
+typedef struct test_batch {
+  hak_allocator *a;
+  void **slots;
+  int from, to;
+  size_t size;
+} test_batch;
+void batch_alloc(void *batch);
+void batch_free(void *batch);
+void batch_detach(void *a);
+#endif
