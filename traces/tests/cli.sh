@@ -1,0 +1,123 @@
+#!/bin/sh
+# cli.sh CASE HAKTRACE SRCDIR — the haktrace command's tests, one case per
+# meson test (traces.cli_CASE).  Checks exit codes, the one-line error
+# format, and that outputs appear only when complete.
+set -u
+case_name=$1 hk=$2 src=$3
+tmp=$(mktemp -d /tmp/ht-cli-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# expect CODE CMD... : run CMD, check its exit code; output in $tmp/out, $tmp/err
+expect() {
+    want=$1; shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
+}
+has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+H='{"format":"hakmem-trace","version":1,"meta":{},"threads":1}'
+
+case $case_name in
+help)
+    expect 0 "$hk" --help; has "$tmp/out" "usage: haktrace COMMAND"
+    for c in validate convert stats gen; do
+        expect 0 "$hk" $c --help; has "$tmp/out" "usage: haktrace $c"
+    done
+    for k in larson prodcons churn phase; do
+        expect 0 "$hk" gen $k --help; has "$tmp/out" "usage: haktrace gen $k"
+    done
+    has "$tmp/out" "--keep"
+    expect 2 "$hk"; expect 2 "$hk" frobnicate; has "$tmp/err" "unknown command"
+    expect 2 "$hk" validate
+    ;;
+validate)
+    expect 0 "$hk" validate "$src/samples/every-op.json"
+    has "$tmp/out" "every-op.json: ok, 14 events, 3 threads"
+    printf '%s\n["alloc",0,1,8]\n' "$H" > "$tmp/ok.jsonl"
+    expect 0 "$hk" validate "$tmp/ok.jsonl" "$src/samples/every-op.json"
+    ;;
+errors)
+    printf '%s\n["alloc",0,1,8]\n["free",0,2]\n' "$H" > "$tmp/bad.jsonl"
+    expect 2 "$hk" validate "$tmp/bad.jsonl"
+    [ "$(cat "$tmp/err")" = "$tmp/bad.jsonl:3: event 1: free of id 2 which is not live" ] ||
+        fail "message: $(cat "$tmp/err")"
+    [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "more than one line"
+    expect 2 "$hk" validate "$tmp/missing.hkt"; has "$tmp/err" "cannot open"
+    expect 2 "$hk" validate "$tmp/x.txt"; has "$tmp/err" "unknown trace encoding"
+    printf 'HAKTRACEjunk' > "$tmp/bad.hkt"
+    expect 2 "$hk" validate "$tmp/bad.hkt"; has "$tmp/err" "bad.hkt:offset 12: header: truncated file"
+    head -c 100 /dev/urandom > "$tmp/rand.hkt"
+    expect 2 "$hk" validate "$tmp/rand.hkt"; has "$tmp/err" "offset 0: header: wrong magic"
+    expect 2 "$hk" stats "$tmp/bad.jsonl"
+    expect 2 "$hk" convert "$tmp/bad.jsonl" "$tmp/out.hkt"
+    [ ! -e "$tmp/out.hkt" ] || fail "convert of a bad trace left an output"
+    ;;
+convert)
+    s="$src/samples/every-op.json"
+    expect 0 "$hk" convert "$s" "$tmp/a.hkt"
+    expect 0 "$hk" convert "$tmp/a.hkt" "$tmp/b.jsonl"
+    expect 0 "$hk" convert "$tmp/b.jsonl" "$tmp/c.json"
+    expect 0 "$hk" convert "$tmp/c.json" "$tmp/d.hkt"
+    cmp -s "$tmp/a.hkt" "$tmp/d.hkt" || fail ".hkt differs after a round trip"
+    expect 0 "$hk" convert "$tmp/d.hkt" "$tmp/e.json"
+    cmp -s "$tmp/c.json" "$tmp/e.json" || fail ".json differs after a round trip"
+    expect 0 "$hk" stats --json "$s"; cp "$tmp/out" "$tmp/s1"
+    expect 0 "$hk" stats --json "$tmp/c.json"
+    sed 's/"file": .*//' "$tmp/s1" > "$tmp/s1n"; sed 's/"file": .*//' "$tmp/out" > "$tmp/s2n"
+    cmp -s "$tmp/s1n" "$tmp/s2n" || fail "stats differ after conversion"
+    expect 2 "$hk" convert "$s"
+    expect 2 "$hk" convert "$s" "$tmp/x.txt"
+    ;;
+stats)
+    expect 0 "$hk" stats "$src/samples/every-op.json"
+    has "$tmp/out" "events: 14"; has "$tmp/out" "threads: 3"
+    has "$tmp/out" "peak live blocks: 4"; has "$tmp/out" "by another thread: 4 (0.8000)"
+    expect 0 "$hk" stats --json "$src/samples/every-op.json"
+    has "$tmp/out" '"peak_live_bytes": 528'; has "$tmp/out" '"remote_frees": 4'
+    ;;
+gen)
+    expect 0 "$hk" gen larson --threads 2 --chunks 64 --generations 3 -o "$tmp/l.hkt"
+    expect 0 "$hk" validate "$tmp/l.hkt"; has "$tmp/out" "7 threads"
+    expect 0 "$hk" gen larson --threads=2 --chunks=64 --generations=3 --quantum 1 -o "$tmp/l1.jsonl"
+    expect 0 "$hk" stats --json "$tmp/l1.jsonl"; has "$tmp/out" '"events": 1932'
+    expect 0 "$hk" gen prodcons --blocks 1000 -o "$tmp/p.jsonl"
+    expect 0 "$hk" stats "$tmp/p.jsonl"; has "$tmp/out" "(1.0000)"
+    expect 0 "$hk" gen churn --waves 10 -o "$tmp/c.json"
+    expect 0 "$hk" gen phase --blocks 100 --steady 10 -o "$tmp/ph.hkt"
+    expect 0 "$hk" validate "$tmp/c.json" "$tmp/ph.hkt"
+    expect 2 "$hk" gen larson --min 200 -o "$tmp/x.hkt"; has "$tmp/err" "inconsistent parameters"
+    expect 2 "$hk" gen larson --bogus 1 -o "$tmp/x.hkt"; has "$tmp/err" "unknown parameter"
+    expect 2 "$hk" gen larson --threads -1 -o "$tmp/x.hkt"
+    expect 2 "$hk" gen larson --threads 2
+    expect 2 "$hk" gen nosuch -o "$tmp/x.hkt"
+    [ ! -e "$tmp/x.hkt" ] || fail "a failed gen left an output"
+    # meta records the regenerating command
+    expect 0 "$hk" convert "$tmp/l.hkt" "$tmp/l.json"
+    has "$tmp/l.json" '"command":"haktrace gen larson --threads 2 --min 8 --max 128 --chunks 64'
+    ;;
+samples)
+    # The checked-in samples are valid and the generated one is reproducible.
+    for f in "$src"/samples/*.json "$src"/samples/*.jsonl; do
+        expect 0 "$hk" validate "$f"
+    done
+    cmd=$(sed -n 's/^regenerate: //p' "$src/samples/README.md" | head -1)
+    [ -n "$cmd" ] || fail "no regenerate line in samples/README.md"
+    out=$(echo "$cmd" | sed 's/.* -o //')
+    (cd "$tmp" && eval "\"$hk\" ${cmd#haktrace }" 2>"$tmp/err") || fail "regenerating: $(cat "$tmp/err")"
+    cmp -s "$tmp/$(basename "$out")" "$src/samples/$(basename "$out")" ||
+        fail "samples/$(basename "$out") is not what its command generates"
+    ;;
+atomic)
+    # An interrupted writer leaves no file under the final name.
+    "$hk" gen larson --generations 200000 -o "$tmp/big.hkt" 2>/dev/null &
+    pid=$!
+    sleep 0.3
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    [ ! -e "$tmp/big.hkt" ] || fail "final name exists after kill"
+    ;;
+*) fail "unknown case $case_name" ;;
+esac
+[ $fails -eq 0 ] || exit 1
+exit 0
