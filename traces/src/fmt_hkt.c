@@ -78,6 +78,7 @@ typedef struct hkt_state {
     const uint8_t *map; /* HT_READ_MMAP: the whole file */
     size_t size;
     uint8_t *buf;       /* otherwise: a window of records read with pread */
+    size_t bufsize;
     const uint8_t *win; /* bytes of file offset win_off are at win[0] */
     uint64_t win_off, win_end;
     uint64_t pos, end;  /* next record, end of records (file offsets) */
@@ -159,7 +160,8 @@ static int refill(ht_reader *r, hkt_state *st)
         st->win_end = st->pos + WINDOW * 16 < st->end ? st->pos + WINDOW * 16 : st->end;
         return 0;
     }
-    size_t want = st->end - st->pos < WINDOW ? (size_t)(st->end - st->pos) : WINDOW;
+    size_t want = st->end - st->pos < st->bufsize ? (size_t)(st->end - st->pos) : st->bufsize;
+    want -= want % HT_HKT_RECORD_SIZE;
     size_t got = 0;
     while (got < want) {
         ssize_t n = pread(st->fd, st->buf + got, want - got, (off_t)(st->pos + got));
@@ -313,7 +315,9 @@ int ht_hkt_open(ht_reader *r, ht_error *err)
         (void)madvise(m, st->size, MADV_SEQUENTIAL);
     } else {
         (void)posix_fadvise(st->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        st->buf = malloc(WINDOW);
+        /* Small traces get a small window. */
+        st->bufsize = st->end - evoff < WINDOW ? (size_t)(st->end - evoff) + 1 : WINDOW;
+        st->buf = malloc(st->bufsize);
         if (!st->buf)
             return ht_rfail(r, HT_ENOMEM, r->loc, HT_EVENT_NONE, "out of memory");
     }

@@ -14,7 +14,8 @@
 
 #include "internal.h"
 
-#define JL_BUF (1u << 20)         /* read buffer; also the longest event line */
+#define JL_BUF (64u << 10)        /* initial read buffer (grows for long lines) */
+#define JL_MAX_LINE (1u << 20)    /* the longest event line */
 #define JL_MAX_HEADER (16u << 20) /* the header line (meta) may be longer */
 
 typedef struct jsonl_state {
@@ -157,7 +158,7 @@ static int jsonl_next(ht_reader *r, ht_event *ev)
     jsonl_state *st = r->state;
     const char *line;
     size_t len;
-    int rc = jl_getline(r, st, JL_BUF, r->index, &line, &len);
+    int rc = jl_getline(r, st, JL_MAX_LINE, r->index, &line, &len);
     if (rc <= 0)
         return rc;
     r->loc.at = st->line;

@@ -13,7 +13,8 @@
 
 #include "internal.h"
 
-#define OUT_BUF (1u << 20)
+#define OUT_BUF_MIN (64u << 10) /* grows to OUT_BUF_MAX as the output does */
+#define OUT_BUF_MAX (1u << 20)
 
 int ht_out_open(ht_out *o, const char *path)
 {
@@ -22,12 +23,12 @@ int ht_out_open(ht_out *o, const char *path)
     size_t n = strlen(path);
     o->final_path = strdup(path);
     o->tmp_path = malloc(n + 16);
-    o->buf = malloc(OUT_BUF);
+    o->buf = malloc(OUT_BUF_MIN);
     if (!o->final_path || !o->tmp_path || !o->buf) {
         ht_out_abort(o);
         return HT_ENOMEM;
     }
-    o->cap = OUT_BUF;
+    o->cap = OUT_BUF_MIN;
     /* Same directory, so the final rename is atomic. */
     snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
     o->fd = mkstemp(o->tmp_path);
@@ -60,6 +61,14 @@ int ht_out_flush(ht_out *o)
         done += (size_t)w;
     }
     o->flushed += o->len;
+    /* A full buffer means a big output: use bigger writes. */
+    if (o->len == o->cap && o->cap < OUT_BUF_MAX) {
+        char *nb = realloc(o->buf, o->cap * 2);
+        if (nb) {
+            o->buf = nb;
+            o->cap *= 2;
+        }
+    }
     o->len = 0;
     return 0;
 }

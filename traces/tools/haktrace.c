@@ -49,10 +49,11 @@ void hk_progress_end(void)
 /* ---- validate ------------------------------------------------------- */
 
 static const char validate_help[] =
-    "usage: haktrace validate FILE...\n"
+    "usage: haktrace validate [--mmap] FILE...\n"
     "Checks each trace (.json, .jsonl, .hkt) against every rule of docs/trace-format.md.\n"
     "Prints 'FILE: ok, N events, T threads' for a valid trace; otherwise one line\n"
-    "'FILE:LINE: event N: problem' (LINE is 'offset B' for .hkt) and exits 2.\n";
+    "'FILE:LINE: event N: problem' (LINE is 'offset B' for .hkt) and exits 2.\n"
+    "--mmap reads .hkt files through a mapping instead of pread windows.\n";
 
 static int cmd_validate(int argc, char **argv)
 {
@@ -61,10 +62,15 @@ static int cmd_validate(int argc, char **argv)
         return argc < 2 ? HK_EXIT_INPUT : HK_EXIT_OK;
     }
     int worst = HK_EXIT_OK;
+    unsigned flags = 0;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--mmap") == 0) {
+            flags |= HT_READ_MMAP;
+            continue;
+        }
         ht_reader *r;
         ht_error err;
-        int rc = ht_reader_open(argv[i], 0, &r, &err);
+        int rc = ht_reader_open(argv[i], flags, &r, &err);
         if (rc < 0) {
             fprintf(stderr, "%s\n", err.text);
             if (hk_exit_code(rc) > worst)

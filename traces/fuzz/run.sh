@@ -1,0 +1,28 @@
+#!/bin/sh
+# run.sh [RUNS] — builds the libFuzzer target for the trace parsers with
+# clang (ASan + UBSan) into build-fuzz/ and runs it for RUNS executions in
+# total (default 10,000,000) from the seed corpus, split over JOBS
+# processes (default 1; logs in build-fuzz/fuzz-N.log when JOBS > 1).
+# Not part of the meson build; needs a built haktrace for the corpus.
+#   traces/fuzz/run.sh               # 10 M executions
+#   JOBS=2 traces/fuzz/run.sh        # the same on two cores
+#   traces/fuzz/run.sh 100000        # a quick check
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+runs=${1:-10000000}
+out=$root/build-fuzz
+mkdir -p "$out/corpus"
+clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined -I"$root/traces/include" -I"$root/traces/src" \
+    "$here/fuzz_reader.c" "$root"/traces/src/*.c -ljansson -o "$out/fuzz_reader"
+# Seed corpus: the samples in each encoding (first byte = encoding).
+"$here/make_corpus.sh" "$out/corpus"
+jobs=${JOBS:-1}
+cd "$out"
+if [ "$jobs" -gt 1 ]; then
+    exec ./fuzz_reader -runs=$((runs / jobs)) -jobs="$jobs" -workers="$jobs" -max_len=4096 \
+        -dict="$here/trace.dict" -print_final_stats=1 corpus
+fi
+exec ./fuzz_reader -runs="$runs" -max_len=4096 -dict="$here/trace.dict" \
+    -print_final_stats=1 corpus
