@@ -12,6 +12,7 @@
 #ifndef HAK_OPTIONS_H
 #define HAK_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -128,9 +129,11 @@ int hak_config_set(hak_config *cfg, const char *name, const char *value, char *e
 /* Parses "name=value". Same results as hak_config_set. */
 int hak_config_set_kv(hak_config *cfg, const char *kv, char *err, size_t errlen);
 
-/* Reads the HAKMEM_* environment: first HAKMEM_PRESET, then every other
- * option's variable. Returns 0 or -HAK_EINVAL (err names the variable). */
-int hak_config_from_env(hak_config *cfg, char *err, size_t errlen);
+/* Reads the HAKMEM_* environment: first HAKMEM_PRESET (unless with_preset
+ * is false: a caller that took the preset from its command line), then
+ * every other option's variable. Returns 0 or -HAK_EINVAL (err names the
+ * variable). */
+int hak_config_from_env(hak_config *cfg, bool with_preset, char *err, size_t errlen);
 
 /* Checks cross-option constraints (size classes parse and fit a slab).
  * Returns 0 or -HAK_EINVAL with the reason in err. */

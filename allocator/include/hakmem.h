@@ -197,6 +197,10 @@ void hak_set_extra_maps(hak_allocator *a, uint64_t n);
 
 void hak_get_stats(hak_allocator *a, hak_stats *out);
 
+/* Id of the SuperSlab holding p (0 if none), and the index of p's slab in
+ * it: one registry lookup, no lock; for per-operation bookkeeping. */
+uint32_t hak_ss_id_of(hak_allocator *a, const void *p, uint32_t *slab_idx);
+
 /* Snapshot of the SuperSlab holding p; false if p is not in one. */
 bool hak_ss_of(hak_allocator *a, const void *p, hak_ss_info *out);
 
@@ -204,6 +208,10 @@ bool hak_ss_of(hak_allocator *a, const void *p, hak_ss_info *out);
  * held (fn must not call into the allocator). */
 void hak_ss_foreach(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss),
                     void *ctx);
+
+/* As hak_ss_foreach, without used_blocks (left 0): reads only each
+ * SuperSlab's header and remote counts, for frequent census samples. */
+void hak_ss_census(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx);
 
 /* Size class of a request, -1 beyond the largest class; its block size. */
 int hak_size_class(const hak_allocator *a, size_t size);

@@ -27,9 +27,10 @@ static inline void *alloc_small(hak_allocator *a, hak_tcache *tc, uint32_t c) {
       }
       if (slab->carved < slab->capacity) {
         p = slab->data + (size_t)slab->carved * cc->ss->block_size;
-        slab->carved++;
-        if (slab->carved > atomic_load_explicit(&slab->touched, memory_order_relaxed))
-          atomic_store_explicit(&slab->touched, slab->carved, memory_order_relaxed);
+        if (++slab->carved > slab->touched) {
+          slab->touched = slab->carved;
+          atomic_fetch_add_explicit(&cc->ss->touched_blocks, 1, memory_order_relaxed);
+        }
         break;
       }
     }

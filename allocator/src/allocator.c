@@ -111,17 +111,25 @@ void hak_set_extra_maps(hak_allocator *a, uint64_t n) {
   atomic_store_explicit(&a->extra_maps, n, memory_order_relaxed);
 }
 
+uint32_t hak_ss_id_of(hak_allocator *a, const void *p, uint32_t *slab_idx) {
+  hak_superslab *ss = hak_registry_lookup(a, p);
+  if (!ss) return 0;
+  if (slab_idx) *slab_idx = (uint32_t)(((uintptr_t)p - (uintptr_t)ss) >> a->cfg.slab_lg);
+  return ss->id;
+}
+
 bool hak_ss_of(hak_allocator *a, const void *p, hak_ss_info *out) {
   hak_superslab *ss = hak_registry_lookup(a, p);
   if (!ss) return false;
   hak_class_state *cs = &a->classes[ss->class_idx];
   pthread_mutex_lock(&cs->lock);
-  hak_ss_fill_info(a, ss, out);
+  hak_ss_fill_info(a, ss, out, true);
   pthread_mutex_unlock(&cs->lock);
   return true;
 }
 
-void hak_ss_foreach(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx) {
+static void ss_walk(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx,
+                    bool per_slab) {
   /* Every class lock at once, so the walk is one consistent moment and can
    * be merged into mapping (id) order. */
   for (uint32_t c = 0; c < a->class_count; c++) pthread_mutex_lock(&a->classes[c].lock);
@@ -133,9 +141,17 @@ void hak_ss_foreach(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *s
       if (cur[c] && (best < 0 || cur[c]->id < cur[best]->id)) best = (int)c;
     if (best < 0) break;
     hak_ss_info info;
-    hak_ss_fill_info(a, cur[best], &info);
+    hak_ss_fill_info(a, cur[best], &info, per_slab);
     cur[best] = cur[best]->next;
     fn(ctx, &info);
   }
   for (uint32_t c = a->class_count; c-- > 0;) pthread_mutex_unlock(&a->classes[c].lock);
+}
+
+void hak_ss_foreach(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx) {
+  ss_walk(a, fn, ctx, true);
+}
+
+void hak_ss_census(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx) {
+  ss_walk(a, fn, ctx, false);
 }

@@ -38,6 +38,17 @@
 typedef struct hak_tcache hak_tcache;
 typedef struct hak_superslab hak_superslab;
 
+/* Membership of a SuperSlab in one of its class's lists (class lock). */
+typedef struct hak_ss_link {
+  hak_superslab *prev, *next;
+  bool in;
+} hak_ss_link;
+
+typedef struct hak_ss_list {
+  hak_superslab *head, *tail;
+  uint32_t count;
+} hak_ss_list;
+
 /* Per-slab metadata, inside the SuperSlab header. Fields marked (owner) are
  * written only by the owning thread, or under the class lock when there is
  * no live owner. */
@@ -46,8 +57,8 @@ typedef struct hak_slab {
                                    dead owner's tid stays under `leave` */
   uint32_t capacity;            /* blocks this slab holds */
   uint32_t carved;              /* (owner) blocks bump-allocated so far */
-  _Atomic uint32_t touched;     /* (owner writes) high water of carved, kept
-                                   across release: those pages stay touched */
+  uint32_t touched;             /* (owner) high water of carved, kept across
+                                   release: those pages stay touched */
   uint32_t free_count;          /* (owner) length of free_list */
   _Atomic uint32_t used;        /* (owner writes) blocks out of the free list,
                                    remote-pending ones included */
@@ -80,7 +91,14 @@ struct hak_superslab {
    * The seed's "cached in TLS" test for trim is cached_by != 0. */
   uint32_t cached_by;
   uint32_t free_slabs;          /* slabs with owner HAK_TID_NONE (class lock) */
+  uint32_t slabs_orphaned;      /* slabs with `orphaned` set (class lock) */
+  /* Blocks ever carved (sum of the slabs' high waters): the touched part. */
+  _Atomic uint64_t touched_blocks;
   struct hak_superslab *next, *prev; /* the class's list, mapping order */
+  /* Lists that keep refill from scanning every SuperSlab of the class:
+   * with_free holds those with a free slab (refill reuse), all_free those
+   * whose every slab is free (refill fresh's reserve reuse). */
+  hak_ss_link with_free, all_free;
   _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
   _Atomic uint32_t *remote_counts;   /* [nslabs]: blocks pushed, not drained */
   hak_slab slabs[];             /* [nslabs] */
@@ -122,6 +140,7 @@ typedef struct hak_class_state {
   uint32_t shift;               /* log2(block_size) if a power of two, else 0 */
   hak_superslab *first, *last;  /* live SuperSlabs of the class, mapping order */
   uint32_t count;
+  hak_ss_list with_free, all_free; /* see hak_superslab */
   hak_slab *orphans;            /* adopt policy: slabs awaiting a new owner */
 } hak_class_state;
 
@@ -228,7 +247,11 @@ static inline hak_superslab *hak_ss_of_slab(const hak_allocator *a, hak_slab *s)
   return (hak_superslab *)((uintptr_t)s & ~(uintptr_t)(a->ss_size - 1));
 }
 void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason);
-void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_info *out);
+void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_info *out,
+                      bool per_slab);
+/* Puts ss in or out of the class's with_free / all_free lists to match its
+ * free_slabs (call after changing it; with gone = true to leave both). */
+void hak_ss_sync_lists(hak_class_state *cs, hak_superslab *ss, bool gone);
 size_t hak_ss_header_size(uint32_t nslabs);
 static inline hak_slab *hak_slab_of(const hak_allocator *a, hak_superslab *ss,
                                     const void *p) {
@@ -246,7 +269,8 @@ hak_slab *hak_refill(hak_allocator *a, hak_tcache *tc, uint32_t class_idx);
 void hak_orphan_push(hak_class_state *cs, hak_slab *slab);
 void hak_list_unlink_owned(hak_slab *slab);
 void hak_list_unlink_orphan(hak_slab *slab);
-void hak_slab_release(hak_superslab *ss, hak_slab *slab);
+void hak_slab_release(hak_class_state *cs, hak_superslab *ss, hak_slab *slab);
+void hak_slab_set_orphaned(hak_superslab *ss, hak_slab *slab, bool orphaned);
 void hak_set_current(hak_class_cache *cc, hak_superslab *ss, hak_slab *slab);
 void hak_set_home(hak_class_cache *cc, hak_superslab *ss);
 

@@ -243,9 +243,9 @@ int hak_config_set_kv(hak_config *cfg, const char *kv, char *err, size_t errlen)
   return hak_config_set(cfg, name, eq + 1, err, errlen);
 }
 
-int hak_config_from_env(hak_config *cfg, char *err, size_t errlen) {
+int hak_config_from_env(hak_config *cfg, bool with_preset, char *err, size_t errlen) {
   char why[256];
-  const char *p = getenv(option_table[HAK_OPT_preset].env);
+  const char *p = with_preset ? getenv(option_table[HAK_OPT_preset].env) : NULL;
   if (p && *p && hak_config_set(cfg, "preset", p, why, sizeof why) != 0) {
     set_err(err, errlen, "%s: %s", option_table[HAK_OPT_preset].env, why);
     return -HAK_EINVAL;

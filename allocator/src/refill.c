@@ -67,17 +67,26 @@ void hak_set_home(hak_class_cache *cc, hak_superslab *ss) {
   cc->home = ss;
 }
 
+/* Sets or clears a slab's orphaned mark, keeping the SuperSlab's count. */
+void hak_slab_set_orphaned(hak_superslab *ss, hak_slab *s, bool orphaned) {
+  if (s->orphaned == orphaned) return;
+  s->orphaned = orphaned;
+  if (orphaned) ss->slabs_orphaned++;
+  else ss->slabs_orphaned--;
+}
+
 /* Returns an empty slab to its SuperSlab: nobody's, uncarved. Its pages
  * stay touched (slab->touched keeps the high water). Class lock held. */
-void hak_slab_release(hak_superslab *ss, hak_slab *s) {
+void hak_slab_release(hak_class_state *cs, hak_superslab *ss, hak_slab *s) {
   hak_list_unlink_owned(s);
   hak_list_unlink_orphan(s);
   s->free_list = NULL;
   s->free_count = 0;
   s->carved = 0;
-  s->orphaned = false;
+  hak_slab_set_orphaned(ss, s, false);
   atomic_store_explicit(&s->owner_tid, HAK_TID_NONE, memory_order_relaxed);
   ss->free_slabs++;
+  hak_ss_sync_lists(cs, ss, false);
 }
 
 static bool has_room(const hak_superslab *ss, const hak_slab *s) {
@@ -92,7 +101,7 @@ static hak_slab *adopt_orphan(hak_allocator *a, hak_tcache *tc, hak_class_state 
     hak_superslab *ss = hak_ss_of_slab(a, s);
     if (!has_room(ss, s)) continue;
     hak_list_unlink_orphan(s);
-    s->orphaned = false;
+    hak_slab_set_orphaned(ss, s, false);
     atomic_store_explicit(&s->owner_tid, tc->tid, memory_order_release);
     uint32_t drained = hak_ss_remote_drain(a, ss, s, tc);
     owned_push(cc, s);
@@ -104,13 +113,14 @@ static hak_slab *adopt_orphan(hak_allocator *a, hak_tcache *tc, hak_class_state 
 }
 
 /* Gives the first free slab of ss to tc. Class lock held. */
-static hak_slab *take_free_slab(hak_allocator *a, hak_tcache *tc, hak_superslab *ss,
-                                hak_class_cache *cc) {
+static hak_slab *take_free_slab(hak_allocator *a, hak_tcache *tc, hak_class_state *cs,
+                                hak_superslab *ss, hak_class_cache *cc) {
   for (uint32_t i = 0; i < ss->nslabs; i++) {
     hak_slab *s = &ss->slabs[i];
     if (atomic_load_explicit(&s->owner_tid, memory_order_relaxed) != HAK_TID_NONE) continue;
     atomic_store_explicit(&s->owner_tid, tc->tid, memory_order_release);
     ss->free_slabs--;
+    hak_ss_sync_lists(cs, ss, false);
     owned_push(cc, s);
     hak_gstat_add(&a->g.slabs_carved, 1);
     return s;
@@ -118,17 +128,14 @@ static hak_slab *take_free_slab(hak_allocator *a, hak_tcache *tc, hak_superslab 
   return NULL;
 }
 
-/* Step 4 for refill reuse: oldest SuperSlab of the class with a free slab. */
-static hak_superslab *find_free_slab_ss(hak_class_state *cs) {
-  for (hak_superslab *ss = cs->first; ss; ss = ss->next)
-    if (ss->free_slabs) return ss;
-  return NULL;
-}
+/* Step 4 for refill reuse: the SuperSlab that has had a free slab longest
+ * (the with_free list is in the order SuperSlabs gained one). */
+static hak_superslab *find_free_slab_ss(hak_class_state *cs) { return cs->with_free.head; }
 
 /* Step 5 for refill fresh: a wholly empty SuperSlab nobody caches. */
 static hak_superslab *find_empty_ss(hak_class_state *cs) {
-  for (hak_superslab *ss = cs->first; ss; ss = ss->next)
-    if (ss->free_slabs == ss->nslabs && ss->cached_by == 0 &&
+  for (hak_superslab *ss = cs->all_free.head; ss; ss = ss->all_free.next)
+    if (ss->cached_by == 0 &&
         atomic_load_explicit(&ss->total_active_blocks, memory_order_acquire) == 0)
       return ss;
   return NULL;
@@ -178,7 +185,7 @@ static hak_slab *refill_locked(hak_allocator *a, hak_tcache *tc, uint32_t c) {
     }
   }
   if (a->cfg.refill == HAK_REFILL_FRESH) hak_set_home(cc, ss);
-  hak_slab *s = take_free_slab(a, tc, ss, cc);
+  hak_slab *s = take_free_slab(a, tc, cs, ss, cc);
   hak_set_current(cc, ss, s);
   return s;
 }

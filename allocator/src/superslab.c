@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -23,6 +24,40 @@ size_t hak_ss_header_size(uint32_t nslabs) {
   s += nslabs * sizeof(_Atomic uintptr_t);
   s += nslabs * sizeof(_Atomic uint32_t);
   return (s + 63) & ~(size_t)63;
+}
+
+static void list_add_tail(hak_ss_list *l, hak_superslab *ss, hak_ss_link *link,
+                          size_t off) {
+  link->prev = l->tail;
+  link->next = NULL;
+  if (l->tail) ((hak_ss_link *)((char *)l->tail + off))->next = ss;
+  else l->head = ss;
+  l->tail = ss;
+  l->count++;
+  link->in = true;
+}
+
+static void list_remove(hak_ss_list *l, hak_ss_link *link, size_t off) {
+  if (link->prev) ((hak_ss_link *)((char *)link->prev + off))->next = link->next;
+  else l->head = link->next;
+  if (link->next) ((hak_ss_link *)((char *)link->next + off))->prev = link->prev;
+  else l->tail = link->prev;
+  l->count--;
+  link->prev = link->next = NULL;
+  link->in = false;
+}
+
+static void sync_one(hak_ss_list *l, hak_superslab *ss, hak_ss_link *link, size_t off,
+                     bool want) {
+  if (want && !link->in) list_add_tail(l, ss, link, off);
+  else if (!want && link->in) list_remove(l, link, off);
+}
+
+void hak_ss_sync_lists(hak_class_state *cs, hak_superslab *ss, bool gone) {
+  sync_one(&cs->with_free, ss, &ss->with_free, offsetof(hak_superslab, with_free),
+           !gone && ss->free_slabs > 0);
+  sync_one(&cs->all_free, ss, &ss->all_free, offsetof(hak_superslab, all_free),
+           !gone && ss->free_slabs == ss->nslabs);
 }
 
 size_t hak_ss_header_bytes(const hak_allocator *a) { return a->header_size; }
@@ -102,9 +137,10 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   if (cs->last) cs->last->next = ss; else cs->first = ss;
   cs->last = ss;
   cs->count++;
+  hak_ss_sync_lists(cs, ss, false);
   if (HAK_OBS(a, ss_map)) {
     hak_ss_info info;
-    hak_ss_fill_info(a, ss, &info);
+    hak_ss_fill_info(a, ss, &info, true);
     a->obs.ss_map(a->obs.ctx, &info, tc ? tc->tid : 0);
   }
   return ss;
@@ -118,6 +154,7 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   if (ss->prev) ss->prev->next = ss->next; else cs->first = ss->next;
   if (ss->next) ss->next->prev = ss->prev; else cs->last = ss->prev;
   cs->count--;
+  hak_ss_sync_lists(cs, ss, true);
   pthread_mutex_lock(&a->map_lock);
   hak_registry_set(a, (uintptr_t)ss, NULL);
   pthread_mutex_unlock(&a->map_lock);
@@ -130,8 +167,11 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
 }
 
 /* Fields read here are atomics or guarded by the class lock, which the
- * caller holds (or the SuperSlab is not yet visible to other threads). */
-void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_info *out) {
+ * caller holds (or the SuperSlab is not yet visible to other threads).
+ * per_slab adds used_blocks, which costs a read of every slab's metadata;
+ * without it only the header and the remote_counts[] array are read. */
+void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_info *out,
+                      bool per_slab) {
   memset(out, 0, sizeof *out);
   out->id = ss->id;
   out->class_idx = ss->class_idx;
@@ -145,16 +185,15 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
   out->total_active_blocks =
       atomic_load_explicit(&((hak_superslab *)ss)->total_active_blocks, memory_order_relaxed);
   out->base = (uintptr_t)ss;
-  out->touched_bytes = a->header_size;
-  for (uint32_t i = 0; i < ss->nslabs; i++) {
-    hak_slab *s = (hak_slab *)&ss->slabs[i];
-    uint32_t owner = atomic_load_explicit(&s->owner_tid, memory_order_relaxed);
+  out->touched_bytes =
+      a->header_size + atomic_load_explicit(&((hak_superslab *)ss)->touched_blocks,
+                                            memory_order_relaxed) * ss->block_size;
+  out->slabs_free = ss->free_slabs;
+  out->slabs_orphaned = ss->slabs_orphaned;
+  out->slabs_owned = ss->nslabs - ss->free_slabs - ss->slabs_orphaned;
+  for (uint32_t i = 0; i < ss->nslabs; i++)
     out->remote_pending += atomic_load_explicit(&ss->remote_counts[i], memory_order_relaxed);
-    out->used_blocks += atomic_load_explicit(&s->used, memory_order_relaxed);
-    out->touched_bytes +=
-        (uint64_t)atomic_load_explicit(&s->touched, memory_order_relaxed) * ss->block_size;
-    if (owner == HAK_TID_NONE) out->slabs_free++;
-    else if (s->orphaned) out->slabs_orphaned++;
-    else out->slabs_owned++;
-  }
+  for (uint32_t i = 0; per_slab && i < ss->nslabs; i++)
+    out->used_blocks += atomic_load_explicit(&((hak_superslab *)ss)->slabs[i].used,
+                                             memory_order_relaxed);
 }

@@ -116,11 +116,11 @@ static uint32_t exit_class(hak_allocator *a, hak_tcache *tc, uint32_t c, uint32_
     hak_list_unlink_owned(s);
     if (a->cfg.orphan_policy == HAK_ORPHAN_ADOPT) hak_ss_remote_drain(a, ss, s, tc);
     if (atomic_load_explicit(&s->used, memory_order_relaxed) == 0) {
-      hak_slab_release(ss, s);
+      hak_slab_release(cs, ss, s);
       (*released)++;
       continue;
     }
-    s->orphaned = true;
+    hak_slab_set_orphaned(ss, s, true);
     orphaned++;
     if (a->cfg.orphan_policy == HAK_ORPHAN_ADOPT) {
       atomic_store_explicit(&s->owner_tid, HAK_TID_ORPHAN, memory_order_release);

@@ -112,16 +112,24 @@ static void test_options_environment(void **state) {
   setenv("HAKMEM_TINY_IDLE_TRIM_MS", "7", 1);
   setenv("HAKMEM_TINY_SS_FORCE_LG", "20", 1);
   hak_config_default(&c);
-  assert_int_equal(hak_config_from_env(&c, err, sizeof err), 0);
+  assert_int_equal(hak_config_from_env(&c, true, err, sizeof err), 0);
   assert_int_equal(c.preset, HAK_PRESET_fix_b);
   assert_int_equal(c.trim_ss, 1);        /* from the preset */
   assert_int_equal(c.idle_trim_ms, 7);   /* the variable beats the preset */
   assert_int_equal(c.ss_lg, 20);
+  /* A preset from the command line replaces the environment's, and the
+   * individual variables still apply on top of it. */
+  hak_config_default(&c);
+  assert_int_equal(hak_config_apply_preset(&c, "seed-buggy"), 0);
+  assert_int_equal(hak_config_from_env(&c, false, err, sizeof err), 0);
+  assert_int_equal(c.preset, HAK_PRESET_seed_buggy);
+  assert_int_equal(c.trim_ss, 0);
+  assert_int_equal(c.idle_trim_ms, 7);
   /* The command line (set after the environment) wins. */
   assert_int_equal(hak_config_set_kv(&c, "idle_trim_ms=9", err, sizeof err), 0);
   assert_int_equal(c.idle_trim_ms, 9);
   setenv("HAKMEM_REMOTE_ACCOUNTING", "sometimes", 1);
-  assert_int_equal(hak_config_from_env(&c, err, sizeof err), -HAK_EINVAL);
+  assert_int_equal(hak_config_from_env(&c, true, err, sizeof err), -HAK_EINVAL);
   assert_string_equal(err, "HAKMEM_REMOTE_ACCOUNTING: remote_accounting (one of: none, push, "
                            "drain): bad value 'sometimes'");
   unsetenv("HAKMEM_PRESET");
