@@ -1,0 +1,47 @@
+/* host.c: the `host` object of run.json, the only part that may differ
+ * between two runs of the same trace and configuration. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+double hr_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void cpu_model(char *buf, size_t len) {
+  snprintf(buf, len, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    char *colon = strchr(line, ':');
+    if (!colon) break;
+    colon += 2;
+    colon[strcspn(colon, "\n")] = '\0';
+    snprintf(buf, len, "%s", colon);
+    break;
+  }
+  fclose(f);
+}
+
+json_t *hr_host_json(double wall, uint64_t events) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  struct utsname u;
+  uname(&u);
+  char cpu[256];
+  cpu_model(cpu, sizeof cpu);
+  return json_pack("{sf sf sI sI sI ss si ss ss}", "wall_seconds", wall, "events_per_second",
+                   wall > 0 ? (double)events / wall : 0.0, "peak_rss_bytes",
+                   (json_int_t)ru.ru_maxrss * 1024, "minor_faults", (json_int_t)ru.ru_minflt,
+                   "major_faults", (json_int_t)ru.ru_majflt, "cpu", cpu, "cpus",
+                   (int)sysconf(_SC_NPROCESSORS_ONLN), "kernel", u.release, "machine", u.machine);
+}

@@ -1,0 +1,269 @@
+/* internal.h: hakreplay's structures, grouped by the file that owns them.
+ *
+ * The coordinator (the process's main thread) reads the trace, resolves
+ * block ids to slots of the block table, and hands each run of consecutive
+ * same-thread events (a batch) to that trace thread's worker: a real
+ * pthread, created at thread_start and joined at thread_exit, so the
+ * allocator's thread-exit path runs for real. In deterministic mode the
+ * coordinator waits for each batch before the next (the token), so the
+ * allocator sees the trace's global order exactly; in free mode it only
+ * queues batches and workers run concurrently.
+ *
+ * Ground truth (which blocks are live, where) lives in the block table and
+ * the per-SuperSlab records; the allocator's own beliefs come from its
+ * census. Samples put the two side by side.
+ */
+#ifndef HR_INTERNAL_H
+#define HR_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hakmem.h"
+#include "ht_trace.h"
+
+/* Exit codes (architecture.md). */
+enum { HR_EXIT_OK = 0, HR_EXIT_VERDICT = 1, HR_EXIT_USAGE = 2, HR_EXIT_OOM = 3, HR_EXIT_INTERNAL = 4 };
+
+/* ------------------------------------------------------------ blocks.c */
+
+/* One live block of the trace. Slots are recycled; addresses are stable
+ * (chunked table), so workers can use them while the table grows. */
+typedef struct hr_block {
+  void *ptr;
+  uint64_t size;      /* requested bytes (calloc: n x size) */
+  uint32_t usable;    /* class size (0 for large objects) */
+  uint32_t ss_id;     /* 0: not in a SuperSlab */
+  uint32_t slab;
+  uint32_t tid;       /* allocating trace thread */
+  _Atomic uint32_t ready; /* free mode: set once the alloc has run */
+} hr_block;
+
+#define HR_CHUNK_BITS 16
+#define HR_MAX_CHUNKS (1u << 16)
+
+typedef struct hr_blocks {
+  hr_block *chunks[HR_MAX_CHUNKS];
+  uint64_t cap;                /* slots in allocated chunks */
+  uint64_t *free_slots;        /* recycled slot numbers (coordinator only) */
+  uint64_t nfree, free_cap;
+  uint64_t next;               /* next never-used slot */
+  /* id -> slot, open addressing (coordinator only) */
+  uint64_t *keys, *vals;       /* key 0 = empty; stored as id + 1 */
+  uint64_t map_cap, map_used, map_tombs;
+} hr_blocks;
+
+int hr_blocks_init(hr_blocks *b);
+void hr_blocks_free(hr_blocks *b);
+static inline hr_block *hr_block_at(hr_blocks *b, uint64_t slot) {
+  return &b->chunks[slot >> HR_CHUNK_BITS][slot & ((1u << HR_CHUNK_BITS) - 1)];
+}
+/* Coordinator: a new slot for id (already checked not live by validation). */
+int hr_blocks_bind(hr_blocks *b, uint64_t id, uint64_t *slot);
+/* Coordinator: the slot of a live id, unbound from it. -1 if not live. */
+int hr_blocks_unbind(hr_blocks *b, uint64_t id, uint64_t *slot);
+/* Coordinator: the slot may be reused (its free has executed). */
+int hr_blocks_recycle(hr_blocks *b, uint64_t slot);
+
+/* ------------------------------------------------------------ truth.c */
+
+/* Ground truth for one SuperSlab, by id. Counters are atomics so free mode
+ * can update them from several workers. */
+typedef struct hr_ss {
+  uint32_t id, class_idx, block_size, capacity, nslabs;
+  uint32_t map_tid;            /* trace thread that mapped it */
+  uint64_t map_t, unmap_t;     /* event index, unmap_t 0 while mapped */
+  bool mapped;
+  _Atomic int64_t live_blocks;
+  _Atomic int64_t live_bytes;  /* requested bytes */
+  _Atomic int64_t slabs_active;/* slabs with >= 1 live block */
+  _Atomic int32_t *slab_live;  /* [nslabs] */
+} hr_ss;
+
+typedef struct hr_truth {
+  pthread_mutex_t lock;        /* growth of the table */
+  hr_ss **by_id;               /* [cap], index = ss id */
+  _Atomic(hr_ss **) published; /* by_id as readers may see it */
+  uint32_t cap, max_id;
+  uint32_t live;               /* SuperSlabs mapped now */
+  /* Process-wide ground truth (atomics: free mode). The byte ladder is over
+   * SuperSlab blocks; large objects are counted apart. */
+  _Atomic int64_t live_blocks, live_req_bytes, live_block_bytes, slab_active_bytes;
+  _Atomic int64_t peak_req_bytes; /* exact peak of R (a racy max in free mode) */
+  _Atomic int64_t large_blocks, large_bytes;
+  size_t slab_size, ss_size;
+  void *retired;               /* superseded tables, freed at the end */
+} hr_truth;
+
+int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size);
+void hr_truth_free(hr_truth *t);
+hr_ss *hr_truth_get(hr_truth *t, uint32_t id);
+hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info);
+void hr_truth_alloc(hr_truth *t, const hr_block *b);
+void hr_truth_free_block(hr_truth *t, const hr_block *b);
+
+/* ------------------------------------------------------------ worker.c */
+
+/* One trace event, resolved for execution. */
+typedef struct hr_op {
+  uint8_t op;                  /* ht_op */
+  uint32_t tid;
+  uint64_t t;                  /* event index */
+  uint64_t slot, slot2;        /* block slot; realloc: old in slot, new in slot2 */
+  uint64_t id, new_id;         /* for messages */
+  uint64_t size, n, align;
+} hr_op;
+
+typedef struct hr_run hr_run;
+
+/* Why a worker stopped a batch early. */
+enum { HR_FAIL_NONE = 0, HR_FAIL_OOM = 1, HR_FAIL_CORRUPT = 2 };
+
+typedef struct hr_batch {
+  hr_op *ops;
+  uint32_t n, cap;
+  bool exit_after;             /* the thread exits after this batch */
+  uint64_t exit_t;             /* the thread_exit event's index */
+  struct hr_batch *next;
+} hr_batch;
+
+typedef struct hr_worker {
+  hr_run *run;
+  uint32_t tid;
+  pthread_t thread;
+  bool started, joined;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  hr_batch *head, *tail;       /* queued batches (lock) */
+  uint64_t queued;             /* batches (lock) */
+  _Atomic uint64_t completed;  /* batches; written under lock, read by spinners */
+  bool exited;                 /* its thread function returned (lock) */
+  /* Slots whose free executed, for the coordinator to recycle (lock). */
+  uint64_t *freed;
+  uint64_t nfreed, freed_cap;
+  /* First failure, if any (lock). */
+  int fail;
+  uint64_t fail_t;
+  char fail_msg[320];
+} hr_worker;
+
+int hr_worker_start(hr_run *run, uint32_t tid);
+/* Queues a batch (taking ownership). */
+void hr_worker_submit(hr_worker *w, hr_batch *b);
+/* Waits until every queued batch has run. */
+void hr_worker_wait(hr_worker *w);
+/* Queues the thread's exit, waits for it and joins the thread. */
+void hr_worker_exit_join(hr_worker *w, uint64_t t);
+/* Moves the worker's freed slots to the block table; returns its failure. */
+int hr_worker_collect(hr_worker *w);
+
+/* The thread id and event index a worker (or the coordinator) is at, for
+ * observer callbacks that run in that thread. */
+extern _Thread_local int64_t hr_tl_trace_tid;
+extern _Thread_local uint64_t hr_tl_t;
+
+/* ------------------------------------------------------------ events.c */
+
+/* The run's event log (ss_map, ss_unmap, trim, thread_start/exit, adopt,
+ * oom) as a jansson array, plus the mapping of allocator thread ids to
+ * trace thread ids. */
+typedef struct hr_events {
+  pthread_mutex_t lock;
+  json_t *list;
+  uint64_t dropped;            /* beyond max_events */
+  uint64_t max_events;
+  uint32_t *trace_tid_of;      /* [alloc tid] -> trace tid + 1 (0 unknown) */
+  uint32_t tid_cap;
+} hr_events;
+
+void hr_events_init(hr_events *e, uint64_t max_events);
+void hr_events_free(hr_events *e);
+/* Appends an event object (stolen reference), counting it if over the cap. */
+void hr_events_add(hr_events *e, json_t *ev);
+/* Records an impossible state once (first caller wins). */
+void hr_internal_error(hr_run *run, const char *msg);
+/* The allocator observer that feeds the events and the ground truth. */
+hak_observer hr_observer(hr_run *run);
+
+/* ------------------------------------------------------------ sample.c */
+
+typedef struct hr_sampler {
+  json_t *samples;             /* array */
+  FILE *detail;                /* --ss-detail, or NULL */
+  hak_stats prev;              /* counters at the previous sample */
+  /* Series kept for the summary (one entry per sample). */
+  double *R, *H;
+  uint64_t n, cap;
+  uint64_t peak_touched;
+  int64_t drift_last;
+  uint64_t lnbe_last;          /* logically_nonempty_but_empty at the last sample */
+  uint64_t lnbe_peak;
+} hr_sampler;
+
+int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t errlen);
+/* Takes a sample at event index t (all workers idle). */
+int hr_sample(hr_run *run, uint64_t t);
+void hr_sampler_free(hr_sampler *s);
+/* The summary object from the samples and the final stats. */
+json_t *hr_summary(hr_run *run, json_t *oom_event);
+
+/* ------------------------------------------------------------ replay.c */
+
+typedef struct hr_options {
+  const char *trace_path;
+  const char *out_path;        /* run.json */
+  const char *ss_detail_path;  /* optional JSONL */
+  hak_config cfg;
+  bool deterministic;
+  uint64_t ops_per_ms;
+  uint64_t sample_every;       /* 0: about 1,000 samples per run */
+  uint64_t thread_maps;
+  uint64_t max_events;
+  bool quiet;
+  bool progress;               /* stderr is a terminal and not quiet */
+  char cmdline[1024];
+} hr_options;
+
+/* Everything one replay owns. */
+struct hr_run {
+  const hr_options *opt;
+  hak_allocator *alloc;
+  ht_reader *reader;
+  const ht_header *header;
+  hr_blocks blocks;
+  hr_truth truth;
+  hr_events events;
+  hr_sampler sampler;
+  hr_worker **workers;         /* [threads] by trace tid */
+  uint32_t nworkers;
+  _Atomic uint32_t threads_started;
+  uint32_t threads_alive;
+  _Atomic uint64_t t_now;      /* coordinator's event index (free mode's clock) */
+  uint64_t events_done;
+  uint64_t trim_every;         /* events between replayer-driven trims, 0 none */
+  uint64_t sample_every;
+  _Atomic bool abort;          /* a worker failed: the others stop waiting and skip */
+  _Atomic int internal_error;  /* set by observers: an impossible allocator state */
+  char internal_msg[320];      /* written by whoever set internal_error first */
+  uint64_t hash;               /* FNV-1a of the events as read */
+};
+
+/* Runs the replay; returns the process exit code. */
+int hr_replay(const hr_options *o);
+
+/* ------------------------------------------------------------ host.c */
+
+/* Wall time, RSS, CPU, faults: the only nondeterministic part of run.json. */
+json_t *hr_host_json(double wall_seconds, uint64_t events);
+double hr_now(void);
+
+/* ------------------------------------------------------------ outfile.c */
+
+/* Writes JSON to path through a temporary file renamed into place. Returns
+ * 0 or -1 with errno. */
+int hr_write_json_file(const char *path, json_t *doc, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,128 @@
+/* main.c: the hakreplay command line. Turns arguments into hr_options
+ * (allocator configuration: defaults, then the preset from --variant or
+ * HAKMEM_PRESET, then the other HAKMEM_* variables, then --opt), and maps
+ * every outcome to the documented exit codes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const char usage_text[] =
+    "usage: hakreplay TRACE [options]\n"
+    "Replays TRACE (.json, .jsonl or .hkt) on the hakmem-sim allocator, one real thread per\n"
+    "trace thread, and writes what happened as JSON (docs/run-format.md).\n"
+    "\n"
+    "  -o, --output FILE       run.json to write (default: run.json)\n"
+    "  --variant PRESET        seed-buggy, fix-a, fix-b, phase1, lg20, reuse, adopt\n"
+    "  --opt NAME=VALUE        an allocator option (docs/allocator.md); repeatable\n"
+    "  --mode MODE             deterministic (default) or free\n"
+    "  --ops-per-ms N          events per logical millisecond (default 4190)\n"
+    "  --sample-every N        events between samples (default: ~1,000 samples)\n"
+    "  --ss-detail FILE.jsonl  per-SuperSlab occupancy at every sample\n"
+    "  --thread-maps N         mappings each started thread holds against ss_map_limit\n"
+    "  --max-events N          cap on recorded events (default 1000000, 0 = none)\n"
+    "  --quiet                 no progress line\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "Exit: 0 done, 2 bad input or usage, 3 the allocator ran out of memory (run.json\n"
+    "written), 4 internal error (e.g. the allocator handed out memory twice).\n";
+
+static int usage_error(const char *msg, const char *arg) {
+  fprintf(stderr, "hakreplay: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+  fprintf(stderr, "Try 'hakreplay --help'.\n");
+  return HR_EXIT_USAGE;
+}
+
+static int parse_count(const char *flag, const char *text, uint64_t min, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = text && *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
+  if (!text || !*text || *text < '0' || *text > '9' || errno || *end || v < min) {
+    fprintf(stderr, "hakreplay: %s: expected an integer >= %llu, got '%s'\n", flag,
+            (unsigned long long)min, text ? text : "");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  hr_options o;
+  memset(&o, 0, sizeof o);
+  o.out_path = "run.json";
+  o.deterministic = true;
+  o.ops_per_ms = 4190;
+  o.max_events = 1000000;
+  hak_config_default(&o.cfg);
+  const char *variant = NULL;
+  const char **opts = calloc((size_t)argc, sizeof *opts);
+  int nopts = 0;
+  if (!opts) return HR_EXIT_INTERNAL;
+  size_t used = 0;
+  for (int i = 0; i < argc && used + 2 < sizeof o.cmdline; i++)
+    used += (size_t)snprintf(o.cmdline + used, sizeof o.cmdline - used, "%s%s", i ? " " : "",
+                             argv[i]);
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage_text, stdout);
+      free(opts);
+      return 0;
+    }
+    if (!strcmp(a, "--quiet")) {
+      o.quiet = true;
+      continue;
+    }
+    if (a[0] != '-' || !strcmp(a, "-")) {
+      if (o.trace_path) return usage_error("more than one trace given", a);
+      o.trace_path = a;
+      continue;
+    }
+    if (!v) return usage_error("missing value for", a);
+    i++;
+    uint64_t n;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) o.out_path = v;
+    else if (!strcmp(a, "--variant")) variant = v;
+    else if (!strcmp(a, "--opt")) opts[nopts++] = v;
+    else if (!strcmp(a, "--ss-detail")) o.ss_detail_path = v;
+    else if (!strcmp(a, "--mode")) {
+      if (!strcmp(v, "deterministic")) o.deterministic = true;
+      else if (!strcmp(v, "free")) o.deterministic = false;
+      else return usage_error("--mode: expected deterministic or free, got", v);
+    } else if (!strcmp(a, "--ops-per-ms")) {
+      if (parse_count(a, v, 1, &o.ops_per_ms)) return HR_EXIT_USAGE;
+    } else if (!strcmp(a, "--sample-every")) {
+      if (parse_count(a, v, 1, &o.sample_every)) return HR_EXIT_USAGE;
+    } else if (!strcmp(a, "--thread-maps")) {
+      if (parse_count(a, v, 0, &o.thread_maps)) return HR_EXIT_USAGE;
+    } else if (!strcmp(a, "--max-events")) {
+      if (parse_count(a, v, 0, &n)) return HR_EXIT_USAGE;
+      o.max_events = n;
+    } else return usage_error("unknown option", a);
+  }
+  if (!o.trace_path) return usage_error("no trace given", NULL);
+
+  char err[300];
+  if (variant && hak_config_apply_preset(&o.cfg, variant) != 0) {
+    snprintf(err, sizeof err, "--variant: unknown preset '%s'", variant);
+    return usage_error(err, NULL);
+  }
+  if (hak_config_from_env(&o.cfg, variant == NULL, err, sizeof err) != 0)
+    return usage_error(err, NULL);
+  for (int i = 0; i < nopts; i++) {
+    char why[256];
+    if (hak_config_set_kv(&o.cfg, opts[i], why, sizeof why) != 0) {
+      snprintf(err, sizeof err, "--opt %s: %s", opts[i], why);
+      return usage_error(err, NULL);
+    }
+  }
+  free(opts);
+  if (hak_config_validate(&o.cfg, err, sizeof err) != 0) return usage_error(err, NULL);
+  o.progress = !o.quiet && isatty(STDERR_FILENO);
+  return hr_replay(&o);
+}

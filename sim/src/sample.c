@@ -1,0 +1,210 @@
+/* sample.c: samples (metrics.md), the --ss-detail stream and the summary.
+ *
+ * A sample is taken with every worker idle. It walks the allocator's
+ * census (what the allocator believes: total_active_blocks, remote pending,
+ * orphaned slabs) and joins it by SuperSlab id with the replayer's ground
+ * truth (live blocks per SuperSlab). Raw bytes and counters are stored;
+ * ratios are derived and stored beside them.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hak_json.h"
+#include "internal.h"
+
+#define HR_BUCKETS 11 /* exactly 0, (0,10%], ..., (90%,100%] */
+
+int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t errlen) {
+  memset(s, 0, sizeof *s);
+  s->samples = json_array();
+  if (detail_path) {
+    s->detail = fopen(detail_path, "w");
+    if (!s->detail) {
+      snprintf(err, errlen, "%s: %s", detail_path, strerror(errno));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void hr_sampler_free(hr_sampler *s) {
+  json_decref(s->samples);
+  if (s->detail) fclose(s->detail);
+  free(s->R);
+  free(s->H);
+}
+
+typedef struct census {
+  hr_run *run;
+  uint64_t live, empty, full, partial, orphaned, lnbe;
+  uint64_t hist[HR_BUCKETS];
+  int64_t drift;
+  uint64_t remote_pending, touched, meta;
+  json_t *detail; /* [[id, class, live, capacity, active, remote_pending], ...] or NULL */
+} census;
+
+static void census_one(void *ctx, const hak_ss_info *info) {
+  census *c = ctx;
+  hr_ss *ss = hr_truth_get(&c->run->truth, info->id);
+  int64_t live = atomic_load_explicit(&ss->live_blocks, memory_order_relaxed);
+  c->live++;
+  if (live == 0) c->empty++;
+  else if ((uint64_t)live >= info->capacity) c->full++;
+  else c->partial++;
+  if (info->slabs_orphaned > 0) c->orphaned++;
+  if (info->total_active_blocks > 0 && live == 0) c->lnbe++;
+  /* Bucket k covers ((k-1)*10%, k*10%]; bucket 0 is exactly empty. */
+  uint64_t b = live == 0 ? 0 : (uint64_t)((live * 10 + info->capacity - 1) / info->capacity);
+  c->hist[b > 10 ? 10 : b]++;
+  c->drift += info->total_active_blocks - live;
+  c->remote_pending += info->remote_pending;
+  c->touched += info->touched_bytes;
+  c->meta += hak_ss_header_bytes(c->run->alloc);
+  if (c->detail)
+    json_array_append_new(c->detail,
+                          json_pack("[I I I I I I]", (json_int_t)info->id,
+                                    (json_int_t)info->class_idx, (json_int_t)live,
+                                    (json_int_t)info->capacity,
+                                    (json_int_t)info->total_active_blocks,
+                                    (json_int_t)info->remote_pending));
+}
+
+static double ratio(uint64_t num, uint64_t den) { return den ? (double)num / (double)den : 0.0; }
+
+static json_t *frees_json(uint64_t local, uint64_t remote) {
+  return json_pack("{sI sI sf}", "local", (json_int_t)local, "remote", (json_int_t)remote,
+                   "remote_ratio", ratio(remote, local + remote));
+}
+
+static int push_series(hr_sampler *s, double r, double h) {
+  if (s->n == s->cap) {
+    uint64_t ncap = s->cap ? s->cap * 2 : 1024;
+    double *nr = realloc(s->R, ncap * sizeof *nr);
+    if (!nr) return -1;
+    s->R = nr;
+    double *nh = realloc(s->H, ncap * sizeof *nh);
+    if (!nh) return -1;
+    s->H = nh;
+    s->cap = ncap;
+  }
+  s->R[s->n] = r;
+  s->H[s->n] = h;
+  s->n++;
+  return 0;
+}
+
+int hr_sample(hr_run *run, uint64_t t) {
+  hr_sampler *s = &run->sampler;
+  census c = {.run = run};
+  if (s->detail) c.detail = json_array();
+  hak_ss_census(run->alloc, census_one, &c);
+  hak_stats st;
+  hak_get_stats(run->alloc, &st);
+  hr_truth *tr = &run->truth;
+  uint64_t R = (uint64_t)atomic_load(&tr->live_req_bytes);
+  uint64_t B = (uint64_t)atomic_load(&tr->live_block_bytes);
+  uint64_t S = (uint64_t)atomic_load(&tr->slab_active_bytes);
+  uint64_t H = c.live * tr->ss_size;
+  json_t *hist = json_array();
+  for (int i = 0; i < HR_BUCKETS; i++) json_array_append_new(hist, json_integer((json_int_t)c.hist[i]));
+  json_t *sample = json_pack(
+      "{sI sI sI sI sI sI sI sI sI sI sf}", "t", (json_int_t)t, "live_blocks",
+      (json_int_t)atomic_load(&tr->live_blocks), "live_req_bytes", (json_int_t)R,
+      "live_block_bytes", (json_int_t)B, "slab_active_bytes", (json_int_t)S, "ss_mapped_bytes",
+      (json_int_t)H, "ss_purged_bytes", (json_int_t)0, "touched_bytes", (json_int_t)c.touched,
+      "meta_bytes", (json_int_t)c.meta, "large_live_bytes",
+      (json_int_t)atomic_load(&tr->large_bytes), "utilization", ratio(R, H));
+  json_object_set_new(sample, "ss",
+                      json_pack("{sI sI sI sI sI sI}", "live", (json_int_t)c.live, "empty",
+                                (json_int_t)c.empty, "full", (json_int_t)c.full, "partial",
+                                (json_int_t)c.partial, "orphaned", (json_int_t)c.orphaned,
+                                "logically_nonempty_but_empty", (json_int_t)c.lnbe));
+  json_object_set_new(sample, "occupancy_hist", hist);
+  json_object_set_new(sample, "accounting_drift", json_integer(c.drift));
+  json_object_set_new(sample, "frees", frees_json(st.frees_local, st.frees_remote));
+  json_object_set_new(sample, "frees_interval",
+                      frees_json(st.frees_local - s->prev.frees_local,
+                                 st.frees_remote - s->prev.frees_remote));
+  json_object_set_new(sample, "remote_pending_blocks", json_integer((json_int_t)c.remote_pending));
+  json_object_set_new(sample, "drains", json_integer((json_int_t)st.drains));
+  json_object_set_new(sample, "drained_blocks", json_integer((json_int_t)st.drained_blocks));
+  json_object_set_new(sample, "threads_alive", json_integer(run->threads_alive));
+  json_array_append_new(s->samples, sample);
+  if (s->detail) {
+    json_t *line = json_pack("{sI so}", "t", (json_int_t)t, "ss", c.detail);
+    char *text = json_dumps(line, JSON_COMPACT);
+    int ok = text && fprintf(s->detail, "%s\n", text) >= 0;
+    free(text);
+    json_decref(line);
+    if (!ok) return -1;
+  }
+  s->prev = st;
+  if (c.touched > s->peak_touched) s->peak_touched = c.touched;
+  s->drift_last = c.drift;
+  s->lnbe_last = c.lnbe;
+  if (c.lnbe > s->lnbe_peak) s->lnbe_peak = c.lnbe;
+  return push_series(s, (double)R, (double)H);
+}
+
+/* Johnstone & Wilson's four measures from the sampled R and H. */
+static json_t *fragmentation(const hr_sampler *s) {
+  double sum_r = 0, sum_h = 0, max_r = 0, max_h = 0, h_at_rmax = 0, r_at_hmax = 0;
+  double r_at_rmax = 0, h_at_hmax = 0;
+  for (uint64_t i = 0; i < s->n; i++) {
+    sum_r += s->R[i];
+    sum_h += s->H[i];
+    if (s->R[i] > max_r) max_r = s->R[i], h_at_rmax = s->H[i], r_at_rmax = s->R[i];
+    if (s->H[i] > max_h) max_h = s->H[i], r_at_hmax = s->R[i], h_at_hmax = s->H[i];
+  }
+  double v[4] = {sum_r > 0 ? sum_h / sum_r : NAN, r_at_rmax > 0 ? h_at_rmax / r_at_rmax : NAN,
+                 r_at_hmax > 0 ? h_at_hmax / r_at_hmax : NAN, max_r > 0 ? max_h / max_r : NAN};
+  static const char *names[4] = {"jw1", "jw2", "jw3", "jw4"};
+  json_t *o = json_object();
+  for (int i = 0; i < 4; i++) {
+    char pct[16];
+    snprintf(pct, sizeof pct, "%s_pct", names[i]);
+    json_object_set_new(o, names[i], isnan(v[i]) ? json_null() : json_real(v[i]));
+    json_object_set_new(o, pct, isnan(v[i]) ? json_null() : json_real(100.0 * (v[i] - 1.0)));
+  }
+  return o;
+}
+
+json_t *hr_summary(hr_run *run, json_t *oom_event) {
+  hak_stats st;
+  hak_get_stats(run->alloc, &st);
+  hr_sampler *s = &run->sampler;
+  hr_truth *tr = &run->truth;
+  uint64_t R = (uint64_t)atomic_load(&tr->live_req_bytes);
+  uint64_t H = st.ss_live * tr->ss_size;
+  uint64_t started = atomic_load(&run->threads_started);
+  json_t *o = json_pack(
+      "{sI sI sI sI sI sI sI sf sI sI sI sI sI sI sI}", "events", (json_int_t)run->events_done,
+      "ss_allocated", (json_int_t)st.ss_allocated, "ss_freed", (json_int_t)st.ss_freed, "ss_peak",
+      (json_int_t)st.ss_peak, "ss_live_end", (json_int_t)st.ss_live, "frees_local",
+      (json_int_t)st.frees_local, "frees_remote", (json_int_t)st.frees_remote, "remote_ratio",
+      ratio(st.frees_remote, st.frees_local + st.frees_remote), "trims", (json_int_t)st.trims,
+      "trimmed_bytes", (json_int_t)st.trimmed_bytes, "adoptions", (json_int_t)st.adoptions,
+      "ss_reused", (json_int_t)st.ss_reused, "drained_blocks", (json_int_t)st.drained_blocks,
+      "threads_started", (json_int_t)started, "live_blocks_end",
+      (json_int_t)atomic_load(&tr->live_blocks));
+  json_object_set_new(o, "oom", oom_event ? oom_event : json_false());
+  json_object_set_new(o, "peak_live_req_bytes", json_integer(atomic_load(&tr->peak_req_bytes)));
+  json_object_set_new(o, "peak_ss_mapped_bytes", json_integer((json_int_t)st.bytes_mapped_peak));
+  json_object_set_new(o, "peak_touched_bytes", json_integer((json_int_t)s->peak_touched));
+  json_object_set_new(o, "fragmentation", fragmentation(s));
+  json_object_set_new(o, "utilization_end", json_real(ratio(R, H)));
+  json_object_set_new(o, "accounting_drift_end", json_integer(s->drift_last));
+  json_object_set_new(o, "logically_nonempty_but_empty_end", json_integer((json_int_t)s->lnbe_last));
+  json_object_set_new(o, "logically_nonempty_but_empty_peak", json_integer((json_int_t)s->lnbe_peak));
+  json_object_set_new(o, "map_limit",
+                      json_pack("{sI sI sI sI}", "limit", (json_int_t)run->opt->cfg.ss_map_limit,
+                                "ss_mappings", (json_int_t)st.ss_live, "thread_mappings",
+                                (json_int_t)(run->opt->thread_maps * started), "per_thread",
+                                (json_int_t)run->opt->thread_maps));
+  json_object_set_new(o, "events_dropped", json_integer((json_int_t)run->events.dropped));
+  json_object_set_new(o, "allocator", hak_stats_to_json(&st));
+  return o;
+}

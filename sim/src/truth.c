@@ -1,0 +1,138 @@
+/* truth.c: the replayer's ground truth. For every live block it knows the
+ * requested size, the class size and, by address, the SuperSlab and slab
+ * holding it; from those it keeps, per SuperSlab (by id), the live blocks,
+ * live bytes and slabs holding a live block, and the process-wide byte
+ * ladder. The allocator's counters are never consulted here.
+ *
+ * The table of SuperSlab records grows under a lock (in the observer's
+ * ss_map callback); readers go through the published pointer, and old
+ * tables are kept until the end so a reader never sees freed memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct retired {
+  struct retired *next;
+  hr_ss **table;
+} retired;
+
+int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size) {
+  memset(t, 0, sizeof *t);
+  pthread_mutex_init(&t->lock, NULL);
+  t->cap = 1024;
+  t->by_id = calloc(t->cap, sizeof *t->by_id);
+  if (!t->by_id) return -1;
+  atomic_store(&t->published, t->by_id);
+  t->ss_size = ss_size;
+  t->slab_size = slab_size;
+  return 0;
+}
+
+void hr_truth_free(hr_truth *t) {
+  for (uint32_t i = 0; i <= t->max_id && i < t->cap; i++) {
+    if (!t->by_id[i]) continue;
+    free(t->by_id[i]->slab_live);
+    free(t->by_id[i]);
+  }
+  free(t->by_id);
+  while (t->retired) {
+    retired *r = t->retired;
+    t->retired = r->next;
+    free(r->table);
+    free(r);
+  }
+  pthread_mutex_destroy(&t->lock);
+}
+
+hr_ss *hr_truth_get(hr_truth *t, uint32_t id) {
+  hr_ss **table = atomic_load_explicit(&t->published, memory_order_acquire);
+  /* The id came from a block the allocator handed out after its ss_map
+   * callback returned, so it is within the published table. */
+  return table[id];
+}
+
+hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info) {
+  hr_ss *ss = calloc(1, sizeof *ss);
+  if (!ss) return NULL;
+  ss->slab_live = calloc(info->nslabs, sizeof *ss->slab_live);
+  if (!ss->slab_live) {
+    free(ss);
+    return NULL;
+  }
+  ss->id = info->id;
+  ss->class_idx = info->class_idx;
+  ss->block_size = info->block_size;
+  ss->capacity = info->capacity;
+  ss->nslabs = info->nslabs;
+  ss->mapped = true;
+  pthread_mutex_lock(&t->lock);
+  if (info->id >= t->cap) {
+    uint32_t ncap = t->cap;
+    while (ncap <= info->id) ncap *= 2;
+    hr_ss **n = calloc(ncap, sizeof *n);
+    retired *r = malloc(sizeof *r);
+    if (!n || !r) {
+      pthread_mutex_unlock(&t->lock);
+      free(n);
+      free(r);
+      free(ss->slab_live);
+      free(ss);
+      return NULL;
+    }
+    memcpy(n, t->by_id, t->cap * sizeof *n);
+    r->table = t->by_id;
+    r->next = t->retired;
+    t->retired = r;
+    t->by_id = n;
+    t->cap = ncap;
+  }
+  t->by_id[info->id] = ss;
+  if (info->id > t->max_id) t->max_id = info->id;
+  t->live++;
+  atomic_store_explicit(&t->published, t->by_id, memory_order_release);
+  pthread_mutex_unlock(&t->lock);
+  return ss;
+}
+
+/* The byte ladder covers SuperSlab blocks; large objects (their own
+ * mappings) are counted beside it. */
+void hr_truth_alloc(hr_truth *t, const hr_block *b) {
+  if (!b->ss_id) {
+    atomic_fetch_add_explicit(&t->large_blocks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->large_bytes, (int64_t)b->size, memory_order_relaxed);
+    return;
+  }
+  atomic_fetch_add_explicit(&t->live_blocks, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&t->live_req_bytes, (int64_t)b->size, memory_order_relaxed);
+  int64_t r = atomic_load_explicit(&t->live_req_bytes, memory_order_relaxed);
+  if (r > atomic_load_explicit(&t->peak_req_bytes, memory_order_relaxed))
+    atomic_store_explicit(&t->peak_req_bytes, r, memory_order_relaxed);
+  hr_ss *ss = hr_truth_get(t, b->ss_id);
+  atomic_fetch_add_explicit(&t->live_block_bytes, b->usable, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ss->live_blocks, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ss->live_bytes, (int64_t)b->size, memory_order_relaxed);
+  if (atomic_fetch_add_explicit(&ss->slab_live[b->slab], 1, memory_order_relaxed) == 0) {
+    atomic_fetch_add_explicit(&ss->slabs_active, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->slab_active_bytes, (int64_t)t->slab_size, memory_order_relaxed);
+  }
+}
+
+void hr_truth_free_block(hr_truth *t, const hr_block *b) {
+  if (!b->ss_id) {
+    atomic_fetch_sub_explicit(&t->large_blocks, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&t->large_bytes, (int64_t)b->size, memory_order_relaxed);
+    return;
+  }
+  atomic_fetch_sub_explicit(&t->live_blocks, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&t->live_req_bytes, (int64_t)b->size, memory_order_relaxed);
+  hr_ss *ss = hr_truth_get(t, b->ss_id);
+  atomic_fetch_sub_explicit(&t->live_block_bytes, b->usable, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&ss->live_blocks, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&ss->live_bytes, (int64_t)b->size, memory_order_relaxed);
+  if (atomic_fetch_sub_explicit(&ss->slab_live[b->slab], 1, memory_order_relaxed) == 1) {
+    atomic_fetch_sub_explicit(&ss->slabs_active, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&t->slab_active_bytes, (int64_t)t->slab_size, memory_order_relaxed);
+  }
+}

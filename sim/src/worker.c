@@ -1,0 +1,256 @@
+/* worker.c: one real thread per trace thread. A worker runs the batches
+ * queued for it, in order, each op calling the allocator from this very
+ * thread (so a free of another thread's block is a real remote push), and
+ * returns from its thread function at the trace's thread_exit, which runs
+ * the allocator's exit path (orphaning) through its pthread key destructor.
+ *
+ * Every block gets its first and last byte written with a value derived
+ * from its trace id; both are checked before the block is freed or
+ * reallocated, so an allocator that hands the same memory out twice is
+ * caught at the event where it shows.
+ *
+ * In free mode a free may reach a worker before the alloc it depends on
+ * has run in another worker: it waits on the slot's ready flag. The
+ * earliest pending op in trace order never waits, so this cannot deadlock.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+_Thread_local int64_t hr_tl_trace_tid = -1;
+_Thread_local uint64_t hr_tl_t;
+
+static uint8_t first_byte(uint64_t id) { return (uint8_t)(id * 0x9E3779B97F4A7C15ULL >> 56); }
+static uint8_t last_byte(uint64_t id) { return (uint8_t)~first_byte(id + 1); }
+
+/* Records the first failure: "block ID: what" (the caller adds file and
+ * event index). */
+static void fail(hr_worker *w, const hr_op *op, int kind, const char *what) {
+  pthread_mutex_lock(&w->lock);
+  atomic_store(&w->run->abort, true);
+  if (!w->fail) {
+    w->fail = kind;
+    w->fail_t = op->t;
+    snprintf(w->fail_msg, sizeof w->fail_msg, "block %llu: %s", (unsigned long long)op->id,
+             what);
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
+static void mark(void *p, uint64_t size, uint64_t id) {
+  if (!size) return;
+  ((uint8_t *)p)[0] = first_byte(id);
+  ((uint8_t *)p)[size - 1] = last_byte(id);
+}
+
+static bool intact(const hr_block *b, uint64_t id) {
+  if (!b->size) return true;
+  const uint8_t *p = b->ptr;
+  return p[0] == first_byte(id) && p[b->size - 1] == last_byte(id);
+}
+
+/* Free mode: wait until the alloc of this slot has run; false if another
+ * worker failed (the alloc may never run). */
+static bool wait_ready(hr_run *run, hr_block *b) {
+  for (unsigned spins = 0; !atomic_load_explicit(&b->ready, memory_order_acquire); spins++) {
+    if (atomic_load_explicit(&run->abort, memory_order_relaxed)) return false;
+    if (spins > 64) sched_yield();
+  }
+  return true;
+}
+
+static void record_new(hr_run *run, hr_block *b, void *p, uint64_t size, uint32_t tid) {
+  b->ptr = p;
+  b->size = size;
+  b->tid = tid;
+  b->ss_id = hak_ss_id_of(run->alloc, p, &b->slab);
+  b->usable = b->ss_id ? (uint32_t)hak_usable_size(run->alloc, p) : 0;
+  hr_truth_alloc(&run->truth, b);
+  atomic_store_explicit(&b->ready, 1, memory_order_release);
+}
+
+static void remember_freed(hr_worker *w, uint64_t slot) {
+  pthread_mutex_lock(&w->lock);
+  if (w->nfreed == w->freed_cap) {
+    uint64_t ncap = w->freed_cap ? w->freed_cap * 2 : 1024;
+    uint64_t *n = realloc(w->freed, ncap * sizeof *n);
+    if (!n) abort(); /* out of memory in the replayer itself */
+    w->freed = n;
+    w->freed_cap = ncap;
+  }
+  w->freed[w->nfreed++] = slot;
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* Runs one op; false when the batch must stop. */
+static bool run_op(hr_worker *w, const hr_op *op) {
+  hr_run *run = w->run;
+  hak_allocator *a = run->alloc;
+  hr_tl_t = op->t;
+  void *p;
+  switch (op->op) {
+  case HT_OP_ALLOC:
+  case HT_OP_CALLOC:
+  case HT_OP_MEMALIGN: {
+    uint64_t size = op->op == HT_OP_CALLOC ? op->n * op->size : op->size;
+    p = op->op == HT_OP_ALLOC    ? hak_malloc(a, op->size)
+        : op->op == HT_OP_CALLOC ? hak_calloc(a, op->n, op->size)
+                                 : hak_memalign(a, op->align, op->size);
+    if (!p) {
+      fail(w, op, HR_FAIL_OOM, "allocation failed (ENOMEM)");
+      return false;
+    }
+    if (op->op == HT_OP_CALLOC)
+      for (uint64_t i = 0; i < size; i += 4096)
+        if (((uint8_t *)p)[i]) {
+          fail(w, op, HR_FAIL_CORRUPT, "calloc returned memory that is not zeroed");
+          return false;
+        }
+    mark(p, size, op->id);
+    record_new(run, hr_block_at(&run->blocks, op->slot), p, size, w->tid);
+    return true;
+  }
+  case HT_OP_FREE: {
+    hr_block *b = hr_block_at(&run->blocks, op->slot);
+    if (!wait_ready(run, b)) return false;
+    if (!intact(b, op->id)) {
+      fail(w, op, HR_FAIL_CORRUPT,
+           "overwritten before its free: the allocator handed its memory out twice");
+      return false;
+    }
+    hr_truth_free_block(&run->truth, b);
+    atomic_store_explicit(&b->ready, 0, memory_order_relaxed);
+    if (hak_free(a, b->ptr) != 0) {
+      fail(w, op, HR_FAIL_CORRUPT, "the allocator refused to free it (foreign pointer)");
+      return false;
+    }
+    remember_freed(w, op->slot);
+    return true;
+  }
+  case HT_OP_REALLOC: {
+    hr_block *old = hr_block_at(&run->blocks, op->slot);
+    if (!wait_ready(run, old)) return false;
+    if (!intact(old, op->id)) {
+      fail(w, op, HR_FAIL_CORRUPT,
+           "overwritten before its realloc: the allocator handed its memory out twice");
+      return false;
+    }
+    uint8_t keep = old->size ? ((uint8_t *)old->ptr)[0] : 0;
+    hr_block prev = *old;
+    hr_truth_free_block(&run->truth, old);
+    atomic_store_explicit(&old->ready, 0, memory_order_relaxed);
+    p = hak_realloc(a, prev.ptr, op->size ? op->size : 1);
+    if (!p) { /* the old block stays live, as realloc promises */
+      hr_truth_alloc(&run->truth, old);
+      atomic_store_explicit(&old->ready, 1, memory_order_relaxed);
+      fail(w, op, HR_FAIL_OOM, "realloc failed (ENOMEM)");
+      return false;
+    }
+    if (prev.size && op->size && ((uint8_t *)p)[0] != keep) {
+      fail(w, op, HR_FAIL_CORRUPT, "realloc lost the block's contents");
+      return false;
+    }
+    mark(p, op->size, op->new_id);
+    record_new(run, hr_block_at(&run->blocks, op->slot2), p, op->size, w->tid);
+    remember_freed(w, op->slot);
+    return true;
+  }
+  default:
+    return true;
+  }
+}
+
+static void *worker_main(void *arg) {
+  hr_worker *w = arg;
+  hr_tl_trace_tid = w->tid;
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    while (!w->head) pthread_cond_wait(&w->cond, &w->lock);
+    hr_batch *b = w->head;
+    pthread_mutex_unlock(&w->lock);
+    bool ok = !atomic_load(&w->run->abort);
+    for (uint32_t i = 0; ok && i < b->n; i++) ok = run_op(w, &b->ops[i]);
+    pthread_mutex_lock(&w->lock);
+    w->head = b->next;
+    if (!w->head) w->tail = NULL;
+    bool exit_now = b->exit_after;
+    if (exit_now) hr_tl_t = b->exit_t;
+    free(b->ops);
+    free(b);
+    atomic_fetch_add_explicit(&w->completed, 1, memory_order_release);
+    pthread_cond_broadcast(&w->cond);
+    if (exit_now) break;
+  }
+  pthread_mutex_unlock(&w->lock);
+  /* Returning runs the allocator's thread-exit path; the event index of
+   * the exit is the last op's. */
+  return NULL;
+}
+
+int hr_worker_start(hr_run *run, uint32_t tid) {
+  hr_worker *w = calloc(1, sizeof *w);
+  if (!w) return -1;
+  w->run = run;
+  w->tid = tid;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->cond, NULL);
+  if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    free(w);
+    return -1;
+  }
+  w->started = true;
+  run->workers[tid] = w;
+  return 0;
+}
+
+void hr_worker_submit(hr_worker *w, hr_batch *b) {
+  b->next = NULL;
+  pthread_mutex_lock(&w->lock);
+  if (w->tail) w->tail->next = b; else w->head = b;
+  w->tail = b;
+  w->queued++;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* The coordinator spins briefly before sleeping: a batch usually takes
+ * microseconds, and a sleeping waiter costs the worker a futex wake. The
+ * worker never spins, so an idle worker leaves its core to the busy one. */
+void hr_worker_wait(hr_worker *w) {
+  pthread_mutex_lock(&w->lock);
+  uint64_t target = w->queued;
+  pthread_mutex_unlock(&w->lock);
+  for (unsigned i = 0; i < 4096 && atomic_load_explicit(&w->completed, memory_order_acquire) < target;
+       i++) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  pthread_mutex_lock(&w->lock);
+  while (w->completed < w->queued) pthread_cond_wait(&w->cond, &w->lock);
+  pthread_mutex_unlock(&w->lock);
+}
+
+void hr_worker_exit_join(hr_worker *w, uint64_t t) {
+  if (w->joined) return;
+  hr_batch *b = calloc(1, sizeof *b);
+  if (!b) abort();
+  b->exit_after = true;
+  b->exit_t = t;
+  hr_worker_submit(w, b);
+  pthread_join(w->thread, NULL);
+  w->joined = true;
+}
+
+int hr_worker_collect(hr_worker *w) {
+  pthread_mutex_lock(&w->lock);
+  for (uint64_t i = 0; i < w->nfreed; i++) hr_blocks_recycle(&w->run->blocks, w->freed[i]);
+  w->nfreed = 0;
+  int f = w->fail;
+  pthread_mutex_unlock(&w->lock);
+  return f;
+}
