@@ -222,6 +222,9 @@ typedef struct hr_options {
   uint64_t sample_every;       /* 0: about 1,000 samples per run */
   uint64_t thread_maps;
   uint64_t max_events;
+  /* Fault injection for the tests of the corruption check: the block freed
+   * (or reallocated) at this event index is overwritten first. 0 = off. */
+  uint64_t inject_overwrite;
   bool quiet;
   bool progress;               /* stderr is a terminal and not quiet */
   char cmdline[1024];

@@ -100,6 +100,8 @@ int main(int argc, char **argv) {
       if (parse_count(a, v, 1, &o.sample_every)) return HR_EXIT_USAGE;
     } else if (!strcmp(a, "--thread-maps")) {
       if (parse_count(a, v, 0, &o.thread_maps)) return HR_EXIT_USAGE;
+    } else if (!strcmp(a, "--inject-overwrite")) { /* tests only: see docs/testing.md */
+      if (parse_count(a, v, 1, &o.inject_overwrite)) return HR_EXIT_USAGE;
     } else if (!strcmp(a, "--max-events")) {
       if (parse_count(a, v, 0, &n)) return HR_EXIT_USAGE;
       o.max_events = n;

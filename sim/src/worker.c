@@ -117,6 +117,7 @@ static bool run_op(hr_worker *w, const hr_op *op) {
   case HT_OP_FREE: {
     hr_block *b = hr_block_at(&run->blocks, op->slot);
     if (!wait_ready(run, b)) return false;
+    if (op->t == run->opt->inject_overwrite && op->t && b->size) ((uint8_t *)b->ptr)[0] ^= 0xff;
     if (!intact(b, op->id)) {
       fail(w, op, HR_FAIL_CORRUPT,
            "overwritten before its free: the allocator handed its memory out twice");
@@ -134,6 +135,7 @@ static bool run_op(hr_worker *w, const hr_op *op) {
   case HT_OP_REALLOC: {
     hr_block *old = hr_block_at(&run->blocks, op->slot);
     if (!wait_ready(run, old)) return false;
+    if (op->t == run->opt->inject_overwrite && op->t && old->size) ((uint8_t *)old->ptr)[0] ^= 0xff;
     if (!intact(old, op->id)) {
       fail(w, op, HR_FAIL_CORRUPT,
            "overwritten before its realloc: the allocator handed its memory out twice");

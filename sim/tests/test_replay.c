@@ -1,0 +1,347 @@
+/* test_replay.c: hakreplay end to end: golden run.json for deterministic
+ * runs, determinism across runs, encodings and CPU counts, the seed's story
+ * in miniature, OOM (exit 3, run.json still written), the corruption check
+ * (exit 4), bad input and usage (exit 2, no output file), free mode, and
+ * --ss-detail. Set HR_UPDATE_GOLDEN=1 to rewrite the golden files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli_util.h"
+
+static char path_buf[8][512];
+
+static const char *in_dir(int slot, const char *dir, const char *name) {
+  snprintf(path_buf[slot], sizeof path_buf[slot], "%s/%s", dir, name);
+  return path_buf[slot];
+}
+
+static const char *source(const char *rel) {
+  static char buf[4][512];
+  static int next;
+  char *b = buf[next++ % 4];
+  snprintf(b, 512, "%s/%s", tool("HAK_TEST_SOURCE_DIR"), rel);
+  return b;
+}
+
+/* A small Larson trace: 4 slots x 256 blocks, 12 generations. */
+static void make_larson(const char *out, const char *generations) {
+  const char *argv[] = {tool("HAKTRACE"), "gen", "larson", "--threads", "4", "--chunks", "256",
+                        "--generations", generations, "--seed", "12345", "-o", out, NULL};
+  assert_int_equal(run_cmd(argv, NULL, NULL), 0);
+}
+
+static int replay(const char *trace, const char *out, const char *const *extra, char **err) {
+  const char *argv[32] = {tool("HAKREPLAY"), trace, "-o", out, "--quiet"};
+  int n = 5;
+  for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
+  argv[n] = NULL;
+  return run_cmd(argv, NULL, err);
+}
+
+static json_t *summary(json_t *run) { return json_object_get(run, "summary"); }
+static json_int_t sum_int(json_t *run, const char *key) {
+  return json_integer_value(json_object_get(summary(run), key));
+}
+
+static void check_golden(json_t *run, const char *golden_rel) {
+  const char *golden = source(golden_rel);
+  if (getenv("HR_UPDATE_GOLDEN")) {
+    assert_int_equal(json_dump_file(run, golden, JSON_INDENT(1) | JSON_PRESERVE_ORDER), 0);
+    return;
+  }
+  json_error_t e;
+  json_t *want = json_load_file(golden, JSON_PRESERVE_ORDER, &e);
+  if (!want) fail_msg("%s: %s", golden, e.text);
+  if (!json_equal(want, run)) {
+    char *got = json_dumps(run, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    fprintf(stderr, "run.json differs from %s; got:\n%s\n", golden, got);
+    free(got);
+    fail();
+  }
+  json_decref(want);
+}
+
+static void test_replay_golden_every_op(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *out = in_dir(0, dir, "run.json");
+  const char *extra[] = {"--variant", "seed-buggy", NULL};
+  assert_int_equal(replay(source("traces/samples/every-op.json"), out, extra, NULL), 0);
+  json_t *run = load_run(out);
+  /* Facts of the hand-written trace, beside the golden comparison. */
+  assert_int_equal(sum_int(run, "events"), 14);
+  assert_int_equal(sum_int(run, "threads_started"), 3);
+  assert_int_equal(sum_int(run, "frees_remote"), 4);
+  assert_int_equal(sum_int(run, "live_blocks_end"), 1);
+  check_golden(run, "sim/tests/golden/every-op.seed-buggy.json");
+  json_decref(run);
+  cleanup_dir(dir);
+}
+
+static void test_replay_golden_larson_small(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *out = in_dir(0, dir, "run.json");
+  const char *extra[] = {"--variant", "adopt", "--opt", "idle_trim_ms=1", "--sample-every",
+                         "50", NULL};
+  assert_int_equal(replay(source("traces/samples/larson-small.jsonl"), out, extra, NULL), 0);
+  json_t *run = load_run(out);
+  check_golden(run, "sim/tests/golden/larson-small.adopt.json");
+  json_decref(run);
+  cleanup_dir(dir);
+}
+
+/* The file, cut where the host object starts (it is written last). */
+static char *before_host(const char *path) {
+  char *text = slurp(path);
+  assert_non_null(text);
+  char *host = strstr(text, "\"host\"");
+  assert_non_null(host);
+  *host = '\0';
+  return text;
+}
+
+static void test_replay_deterministic(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "12");
+  const char *extra[] = {"--variant", "phase1", "--opt", "idle_trim_ms=2", NULL};
+  assert_int_equal(replay(trace, in_dir(1, dir, "a.json"), extra, NULL), 0);
+  assert_int_equal(replay(trace, in_dir(2, dir, "b.json"), extra, NULL), 0);
+  char *a = before_host(path_buf[1]), *b = before_host(path_buf[2]);
+  assert_string_equal(a, b);
+  /* One CPU: the schedule, not the hardware, decides everything. */
+  if (access("/usr/bin/taskset", X_OK) == 0) {
+    const char *argv[] = {"/usr/bin/taskset", "-c", "0", tool("HAKREPLAY"), trace, "-o",
+                          in_dir(3, dir, "c.json"), "--quiet", "--variant", "phase1", "--opt",
+                          "idle_trim_ms=2", NULL};
+    assert_int_equal(run_cmd(argv, NULL, NULL), 0);
+    char *c = before_host(path_buf[3]);
+    assert_string_equal(a, c);
+    free(c);
+  }
+  /* Trims ran at logical times: before every event whose index is a
+   * positive multiple of 2 ms x 4190 events/ms. */
+  json_t *run = load_run(path_buf[1]);
+  assert_true(sum_int(run, "events") > 2 * 8380);
+  assert_int_equal(sum_int(run, "trims"), (sum_int(run, "events") - 1) / 8380);
+  json_decref(run);
+  free(a);
+  free(b);
+  cleanup_dir(dir);
+}
+
+static void test_replay_encodings_agree(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *hkt = in_dir(0, dir, "l.hkt"), *js = in_dir(1, dir, "l.json"),
+             *jl = in_dir(2, dir, "l.jsonl");
+  make_larson(hkt, "3");
+  const char *c1[] = {tool("HAKTRACE"), "convert", hkt, js, NULL};
+  const char *c2[] = {tool("HAKTRACE"), "convert", js, jl, NULL};
+  assert_int_equal(run_cmd(c1, NULL, NULL), 0);
+  assert_int_equal(run_cmd(c2, NULL, NULL), 0);
+  const char *traces[3] = {hkt, js, jl};
+  json_t *runs[3];
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(replay(traces[i], in_dir(3 + i, dir, "r.json"), NULL, NULL), 0);
+    runs[i] = load_run(path_buf[3 + i]);
+    json_object_del(json_object_get(runs[i], "trace"), "encoding");
+  }
+  assert_true(json_equal(runs[0], runs[1]));
+  assert_true(json_equal(runs[0], runs[2]));
+  for (int i = 0; i < 3; i++) json_decref(runs[i]);
+  cleanup_dir(dir);
+}
+
+/* The seed's claims, measured: seed-buggy frees nothing and shows the
+ * accounting bug; phase1 frees and has no drift; adopt stays small. */
+static void test_replay_seed_story(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "12");
+  const char *v[3] = {"seed-buggy", "phase1", "adopt"};
+  json_t *r[3];
+  for (int i = 0; i < 3; i++) {
+    const char *extra[] = {"--variant", v[i], "--opt", "idle_trim_ms=1", NULL};
+    assert_int_equal(replay(trace, in_dir(1 + i, dir, "r.json"), extra, NULL), 0);
+    r[i] = load_run(path_buf[1 + i]);
+  }
+  assert_int_equal(sum_int(r[0], "ss_freed"), 0);
+  assert_true(sum_int(r[0], "accounting_drift_end") > 0);
+  assert_true(sum_int(r[0], "logically_nonempty_but_empty_end") > 0);
+  assert_int_equal(sum_int(r[0], "ss_allocated"), sum_int(r[0], "ss_live_end"));
+  assert_true(sum_int(r[1], "ss_freed") > 0);
+  assert_int_equal(sum_int(r[1], "accounting_drift_end"), 0);
+  assert_int_equal(sum_int(r[1], "logically_nonempty_but_empty_end"), 0);
+  assert_true(sum_int(r[2], "ss_peak") <= 10);
+  assert_true(sum_int(r[2], "adoptions") > 0);
+  /* The same trace: the same ground truth at the end. */
+  for (int i = 1; i < 3; i++) {
+    assert_int_equal(sum_int(r[i], "live_blocks_end"), sum_int(r[0], "live_blocks_end"));
+    assert_int_equal(sum_int(r[i], "frees_local") + sum_int(r[i], "frees_remote"),
+                     sum_int(r[0], "frees_local") + sum_int(r[0], "frees_remote"));
+  }
+  for (int i = 0; i < 3; i++) json_decref(r[i]);
+  cleanup_dir(dir);
+}
+
+static void test_replay_oom_writes_run_and_exits_3(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "12");
+  char *err = NULL;
+  const char *extra[] = {"--variant", "seed-buggy", "--opt", "ss_map_limit=100",
+                         "--thread-maps", "2", NULL};
+  assert_int_equal(replay(trace, in_dir(1, dir, "r.json"), extra, &err), 3);
+  assert_non_null(strstr(err, "out of memory"));
+  assert_non_null(strstr(err, "alloc="));
+  json_t *run = load_run(path_buf[1]);
+  json_t *oom = json_object_get(summary(run), "oom");
+  assert_string_equal(json_string_value(json_object_get(oom, "type")), "oom");
+  json_int_t ss = json_integer_value(json_object_get(oom, "ss_live"));
+  json_int_t maps = json_integer_value(json_object_get(oom, "thread_maps"));
+  assert_int_equal(ss + maps, 100); /* SuperSlabs and thread stacks meet the limit */
+  json_t *ml = json_object_get(summary(run), "map_limit");
+  assert_int_equal(json_integer_value(json_object_get(ml, "ss_mappings")), ss);
+  assert_int_equal(json_integer_value(json_object_get(ml, "thread_mappings")), maps);
+  /* The last sample is the state at the failure. */
+  json_t *samples = json_object_get(run, "samples");
+  json_t *last = json_array_get(samples, json_array_size(samples) - 1);
+  assert_int_equal(json_integer_value(json_object_get(last, "t")),
+                   json_integer_value(json_object_get(oom, "t")));
+  assert_int_equal(sum_int(run, "events"), json_integer_value(json_object_get(oom, "t")));
+  /* Fixed variants on the same limit do not run out. */
+  const char *fixed[] = {"--variant", "adopt", "--opt", "ss_map_limit=100", "--thread-maps", "2",
+                         NULL};
+  assert_int_equal(replay(trace, in_dir(2, dir, "a.json"), fixed, NULL), 0);
+  free(err);
+  json_decref(run);
+  cleanup_dir(dir);
+}
+
+static void test_replay_corruption_exits_4(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  char *err = NULL;
+  const char *extra[] = {"--inject-overwrite", "5", NULL};
+  const char *out = in_dir(0, dir, "r.json");
+  assert_int_equal(replay(source("traces/samples/every-op.json"), out, extra, &err), 4);
+  assert_non_null(strstr(err, "every-op.json: event 5: block 1: overwritten before its free"));
+  assert_int_equal(access(out, F_OK), -1); /* no run.json for a broken run */
+  free(err);
+  cleanup_dir(dir);
+}
+
+static void test_replay_bad_input_exits_2(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *bad = in_dir(0, dir, "bad.json"), *out = in_dir(1, dir, "r.json");
+  FILE *f = fopen(bad, "w");
+  fputs("{\"format\":\"hakmem-trace\",\"version\":1,\"meta\":{},\"threads\":1,\"events\":"
+        "[[\"alloc\",0,1,8],[\"free\",0,2]]}\n",
+        f);
+  fclose(f);
+  char *err = NULL;
+  assert_int_equal(replay(bad, out, NULL, &err), 2);
+  assert_non_null(strstr(err, "bad.json:1: event 1: "));
+  assert_int_equal(access(out, F_OK), -1);
+  free(err);
+  static const char *const usage[][6] = {
+      {"--mode", "fast", NULL},
+      {"--variant", "phase2", NULL},
+      {"--opt", "refill=steal", NULL},
+      {"--opt", "nosuch=1", NULL},
+      {"--sample-every", "0", NULL},
+      {"--ops-per-ms", "x", NULL},
+      {"--frobnicate", "1", NULL},
+  };
+  for (size_t i = 0; i < sizeof usage / sizeof *usage; i++) {
+    err = NULL;
+    assert_int_equal(replay(source("traces/samples/every-op.json"), out, usage[i], &err), 2);
+    assert_non_null(strstr(err, "hakreplay: "));
+    free(err);
+  }
+  const char *missing[] = {tool("HAKREPLAY"), in_dir(2, dir, "nope.hkt"), "-o", out, NULL};
+  assert_int_equal(run_cmd(missing, NULL, &err), 2);
+  assert_non_null(strstr(err, "nope.hkt"));
+  free(err);
+  const char *none[] = {tool("HAKREPLAY"), NULL};
+  assert_int_equal(run_cmd(none, NULL, NULL), 2);
+  assert_int_equal(access(out, F_OK), -1);
+  cleanup_dir(dir);
+}
+
+static void test_replay_free_mode(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "6");
+  const char *free_mode[] = {"--variant", "adopt", "--mode", "free", NULL};
+  assert_int_equal(replay(trace, in_dir(1, dir, "f.json"), free_mode, NULL), 0);
+  assert_int_equal(replay(trace, in_dir(2, dir, "d.json"), NULL, NULL), 0);
+  json_t *f = load_run(path_buf[1]), *d = load_run(path_buf[2]);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(json_object_get(f, "config"), "replay"),
+                                        "mode")),
+      "free");
+  assert_int_equal(sum_int(f, "events"), sum_int(d, "events"));
+  assert_int_equal(sum_int(f, "live_blocks_end"), sum_int(d, "live_blocks_end"));
+  json_decref(f);
+  json_decref(d);
+  cleanup_dir(dir);
+}
+
+static void test_replay_ss_detail(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *detail = in_dir(1, dir, "ss.jsonl");
+  const char *extra[] = {"--ss-detail", detail, "--sample-every", "4", NULL};
+  assert_int_equal(replay(source("traces/samples/every-op.json"), in_dir(0, dir, "r.json"), extra,
+                          NULL),
+                   0);
+  json_t *run = load_run(path_buf[0]);
+  size_t samples = json_array_size(json_object_get(run, "samples"));
+  char *text = slurp(detail);
+  assert_non_null(text);
+  size_t lines = 0;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+    json_error_t e;
+    json_t *l = json_loads(line, 0, &e);
+    assert_non_null(l);
+    assert_true(json_is_array(json_object_get(l, "ss")));
+    json_decref(l);
+  }
+  assert_int_equal(lines, samples);
+  assert_int_equal(samples, 4); /* t = 4, 8, 12 and the end (14) */
+  free(text);
+  json_decref(run);
+  cleanup_dir(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_replay_golden_every_op),
+      cmocka_unit_test(test_replay_golden_larson_small),
+      cmocka_unit_test(test_replay_deterministic),
+      cmocka_unit_test(test_replay_encodings_agree),
+      cmocka_unit_test(test_replay_seed_story),
+      cmocka_unit_test(test_replay_oom_writes_run_and_exits_3),
+      cmocka_unit_test(test_replay_corruption_exits_4),
+      cmocka_unit_test(test_replay_bad_input_exits_2),
+      cmocka_unit_test(test_replay_free_mode),
+      cmocka_unit_test(test_replay_ss_detail),
+  };
+  return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
+}
