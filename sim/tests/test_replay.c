@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "cli_util.h"
+#include "schema_check.h"
 
 static char path_buf[8][512];
 
@@ -330,6 +331,40 @@ static void test_replay_ss_detail(void **state) {
   cleanup_dir(dir);
 }
 
+/* Every run.json the tests produce, OOM included, satisfies the documented
+ * schema; and the checker does reject what breaks it. */
+static void test_replay_schema(void **state) {
+  (void)state;
+  json_error_t e;
+  json_t *schema = json_load_file(source("docs/run.schema.json"), 0, &e);
+  if (!schema) fail_msg("run.schema.json: %s", e.text);
+  char *dir = make_dir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "4");
+  const char *oom[] = {"--opt", "ss_map_limit=30", "--thread-maps", "2", NULL};
+  const char *ok[] = {"--variant", "adopt", NULL};
+  assert_int_equal(replay(trace, in_dir(1, dir, "oom.json"), oom, NULL), 3);
+  assert_int_equal(replay(trace, in_dir(2, dir, "ok.json"), ok, NULL), 0);
+  char err[600];
+  for (int i = 1; i <= 2; i++) {
+    json_t *run = json_load_file(path_buf[i], 0, &e);
+    assert_non_null(run);
+    if (schema_check(schema, schema, run, "run", err, sizeof err) != 0) fail_msg("%s", err);
+    if (i == 2) {
+      json_object_set_new(json_object_get(run, "config"), "refill", json_string("steal"));
+      assert_int_equal(schema_check(schema, schema, run, "run", err, sizeof err), -1);
+      assert_string_equal(err, "run.config.refill: value not in enum");
+      json_object_del(json_object_get(run, "summary"), "ss_peak");
+      json_object_set_new(json_object_get(run, "config"), "refill", json_string("reuse"));
+      assert_int_equal(schema_check(schema, schema, run, "run", err, sizeof err), -1);
+      assert_string_equal(err, "run.summary: missing ss_peak");
+    }
+    json_decref(run);
+  }
+  json_decref(schema);
+  cleanup_dir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_golden_every_op),
@@ -342,6 +377,7 @@ int main(void) {
       cmocka_unit_test(test_replay_bad_input_exits_2),
       cmocka_unit_test(test_replay_free_mode),
       cmocka_unit_test(test_replay_ss_detail),
+      cmocka_unit_test(test_replay_schema),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
 }
