@@ -32,16 +32,17 @@ static void cpu_model(char *buf, size_t len) {
   fclose(f);
 }
 
-json_t *hr_host_json(double wall, uint64_t events) {
+json_t *hr_host_json(double wall, uint64_t events, uint32_t threads) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   struct utsname u;
   uname(&u);
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
-  return json_pack("{sf sf sI sI sI ss si ss ss}", "wall_seconds", wall, "events_per_second",
+  return json_pack("{sf sf sI sI sI ss si ss ss si}", "wall_seconds", wall, "events_per_second",
                    wall > 0 ? (double)events / wall : 0.0, "peak_rss_bytes",
                    (json_int_t)ru.ru_maxrss * 1024, "minor_faults", (json_int_t)ru.ru_minflt,
                    "major_faults", (json_int_t)ru.ru_majflt, "cpu", cpu, "cpus",
-                   (int)sysconf(_SC_NPROCESSORS_ONLN), "kernel", u.release, "machine", u.machine);
+                   (int)sysconf(_SC_NPROCESSORS_ONLN), "kernel", u.release, "machine", u.machine,
+                   "os_threads", (int)threads + 1);
 }

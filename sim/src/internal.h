@@ -260,7 +260,7 @@ int hr_replay(const hr_options *o);
 /* ------------------------------------------------------------ host.c */
 
 /* Wall time, RSS, CPU, faults: the only nondeterministic part of run.json. */
-json_t *hr_host_json(double wall_seconds, uint64_t events);
+json_t *hr_host_json(double wall_seconds, uint64_t events, uint32_t threads);
 double hr_now(void);
 
 /* ------------------------------------------------------------ outfile.c */

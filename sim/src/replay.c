@@ -242,7 +242,7 @@ static int write_run(hr_run *run, coord *c, bool oom, double wall) {
   json_object_set(doc, "samples", run->sampler.samples);
   json_object_set(doc, "events", run->events.list);
   json_object_set_new(doc, "summary", hr_summary(run, oom ? oom_event_of(run) : NULL));
-  json_object_set_new(doc, "host", hr_host_json(wall, run->events_done));
+  json_object_set_new(doc, "host", hr_host_json(wall, run->events_done, atomic_load(&run->threads_started)));
   char err[512];
   int rc = 0;
   if (run->opt->out_path && hr_write_json_file(run->opt->out_path, doc, err, sizeof err) != 0) {

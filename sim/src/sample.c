@@ -43,7 +43,7 @@ typedef struct census {
   uint64_t hist[HR_BUCKETS];
   int64_t drift;
   uint64_t remote_pending, touched, meta;
-  json_t *detail; /* [[id, class, live, capacity, active, remote_pending], ...] or NULL */
+  json_t *detail; /* [[id, class, live, capacity, active, remote_pending, orphaned], ...] */
 } census;
 
 static void census_one(void *ctx, const hak_ss_info *info) {
@@ -65,11 +65,12 @@ static void census_one(void *ctx, const hak_ss_info *info) {
   c->meta += hak_ss_header_bytes(c->run->alloc);
   if (c->detail)
     json_array_append_new(c->detail,
-                          json_pack("[I I I I I I]", (json_int_t)info->id,
+                          json_pack("[I I I I I I I]", (json_int_t)info->id,
                                     (json_int_t)info->class_idx, (json_int_t)live,
                                     (json_int_t)info->capacity,
                                     (json_int_t)info->total_active_blocks,
-                                    (json_int_t)info->remote_pending));
+                                    (json_int_t)info->remote_pending,
+                                    (json_int_t)info->slabs_orphaned));
 }
 
 static double ratio(uint64_t num, uint64_t den) { return den ? (double)num / (double)den : 0.0; }

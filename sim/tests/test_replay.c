@@ -32,11 +32,18 @@ static const char *source(const char *rel) {
   return b;
 }
 
-/* A small Larson trace: 4 slots x 256 blocks, 12 generations. */
-static void make_larson(const char *out, const char *generations) {
-  const char *argv[] = {tool("HAKTRACE"), "gen", "larson", "--threads", "4", "--chunks", "256",
-                        "--generations", generations, "--seed", "12345", "-o", out, NULL};
+/* A Larson trace in the seed's configuration but for the chunks and the
+ * generations per slot. */
+static void make_larson_chunks(const char *out, const char *chunks, const char *generations) {
+  const char *argv[] = {tool("HAKTRACE"), "gen", "larson", "--threads", "4", "--min", "8",
+                        "--max", "128", "--chunks", chunks, "--rounds", "1", "--generations",
+                        generations, "--seed", "12345", "-o", out, NULL};
   assert_int_equal(run_cmd(argv, NULL, NULL), 0);
+}
+
+/* A small one: 4 slots x 256 blocks. */
+static void make_larson(const char *out, const char *generations) {
+  make_larson_chunks(out, "256", generations);
 }
 
 static int replay(const char *trace, const char *out, const char *const *extra, char **err) {
@@ -164,17 +171,20 @@ static void test_replay_encodings_agree(void **state) {
   cleanup_dir(dir);
 }
 
-/* The seed's claims, measured: seed-buggy frees nothing and shows the
- * accounting bug; phase1 frees and has no drift; adopt stays small. */
+/* The seed's scenario at reduced scale: its Larson configuration for 30
+ * generations (~250,000 events), logical time compressed so the presets'
+ * 100 ms idle trim runs every 10,000 events. seed-buggy frees nothing and
+ * shows the accounting bug; phase1 frees and has no drift; adopt stays
+ * small. Trends, not timings. */
 static void test_replay_seed_story(void **state) {
   (void)state;
   char *dir = make_dir();
   const char *trace = in_dir(0, dir, "l.hkt");
-  make_larson(trace, "12");
+  make_larson_chunks(trace, "1024", "30");
   const char *v[3] = {"seed-buggy", "phase1", "adopt"};
   json_t *r[3];
   for (int i = 0; i < 3; i++) {
-    const char *extra[] = {"--variant", v[i], "--opt", "idle_trim_ms=1", NULL};
+    const char *extra[] = {"--variant", v[i], "--ops-per-ms", "100", NULL};
     assert_int_equal(replay(trace, in_dir(1 + i, dir, "r.json"), extra, NULL), 0);
     r[i] = load_run(path_buf[1 + i]);
   }
@@ -182,7 +192,11 @@ static void test_replay_seed_story(void **state) {
   assert_true(sum_int(r[0], "accounting_drift_end") > 0);
   assert_true(sum_int(r[0], "logically_nonempty_but_empty_end") > 0);
   assert_int_equal(sum_int(r[0], "ss_allocated"), sum_int(r[0], "ss_live_end"));
+  /* One SuperSlab per class (5) per thread: 4 x 30 workers plus main. */
+  assert_true(sum_int(r[0], "ss_allocated") >= 4 * 121);
+  assert_true(sum_int(r[0], "ss_allocated") <= 5 * 121);
   assert_true(sum_int(r[1], "ss_freed") > 0);
+  assert_true(sum_int(r[1], "ss_peak") < sum_int(r[0], "ss_peak") / 2);
   assert_int_equal(sum_int(r[1], "accounting_drift_end"), 0);
   assert_int_equal(sum_int(r[1], "logically_nonempty_but_empty_end"), 0);
   assert_true(sum_int(r[2], "ss_peak") <= 10);
@@ -331,6 +345,150 @@ static void test_replay_ss_detail(void **state) {
   cleanup_dir(dir);
 }
 
+static json_t *last_sample(json_t *run) {
+  json_t *samples = json_object_get(run, "samples");
+  return json_array_get(samples, json_array_size(samples) - 1);
+}
+
+static json_int_t get_int(json_t *o, const char *path) {
+  /* "a.b.c" */
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s", path);
+  json_t *cur = o;
+  for (char *k = strtok(buf, "."); k && cur; k = strtok(NULL, ".")) cur = json_object_get(cur, k);
+  if (!json_is_integer(cur)) fail_msg("%s is not an integer", path);
+  return json_integer_value(cur);
+}
+
+/* Hand-written: 5 blocks by main, 3 freed by thread 1, 1 by main. */
+static void test_replay_drift_exact(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  static const struct {
+    const char *variant, *acct;
+    json_int_t drift, lnbe;
+  } cases[] = {
+      {"seed-buggy", NULL, 3, 0}, /* 4 counted, 1 live */
+      {"fix-a", NULL, 0, 0},
+      {"seed-buggy", "remote_accounting=drain", 3, 0}, /* nobody refilled: not drained yet */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *extra[] = {"--variant", cases[i].variant, cases[i].acct ? "--opt" : NULL,
+                           cases[i].acct, NULL};
+    assert_int_equal(replay(source("sim/tests/traces/remote-drift.json"),
+                            in_dir(0, dir, "r.json"), extra, NULL),
+                     0);
+    json_t *run = load_run(path_buf[0]);
+    json_t *last = last_sample(run);
+    assert_int_equal(get_int(last, "accounting_drift"), cases[i].drift);
+    assert_int_equal(sum_int(run, "accounting_drift_end"), cases[i].drift);
+    assert_int_equal(get_int(last, "live_blocks"), 1);
+    assert_int_equal(get_int(last, "remote_pending_blocks"), 3);
+    assert_int_equal(get_int(last, "frees.remote"), 3);
+    assert_int_equal(get_int(last, "frees.local"), 1);
+    assert_int_equal(get_int(last, "ss.logically_nonempty_but_empty"), cases[i].lnbe);
+    json_decref(run);
+  }
+  cleanup_dir(dir);
+}
+
+static json_t *find_event(json_t *run, const char *type, int nth) {
+  size_t i;
+  json_t *ev;
+  json_array_foreach(json_object_get(run, "events"), i, ev) {
+    if (!strcmp(json_string_value(json_object_get(ev, "type")), type) && nth-- == 0) return ev;
+  }
+  return NULL;
+}
+
+/* Hand-written: thread 1 exits holding 4 blocks; main frees them; thread 2
+ * needs a block of the same class. */
+static void test_replay_thread_exit_orphan_and_adopt(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *trace = source("sim/tests/traces/thread-exit.json");
+  const char *leave[] = {"--variant", "phase1", NULL};
+  assert_int_equal(replay(trace, in_dir(0, dir, "leave.json"), leave, NULL), 0);
+  json_t *run = load_run(path_buf[0]);
+  json_t *ex = find_event(run, "thread_exit", 0);
+  assert_non_null(ex);
+  assert_int_equal(get_int(ex, "thread"), 1);
+  assert_int_equal(get_int(ex, "t"), 5);
+  assert_int_equal(get_int(ex, "orphaned_slabs"), 1);
+  assert_null(find_event(run, "adopt", 0));
+  assert_int_equal(sum_int(run, "ss_allocated"), 2); /* thread 2 maps its own */
+  assert_int_equal(get_int(last_sample(run), "ss.orphaned"), 2);
+  assert_int_equal(get_int(last_sample(run), "remote_pending_blocks"), 4);
+  json_decref(run);
+
+  const char *adopt[] = {"--variant", "adopt", NULL};
+  assert_int_equal(replay(trace, in_dir(1, dir, "adopt.json"), adopt, NULL), 0);
+  run = load_run(path_buf[1]);
+  json_t *ad = find_event(run, "adopt", 0);
+  assert_non_null(ad);
+  assert_int_equal(get_int(ad, "t"), 11);
+  assert_int_equal(get_int(ad, "ss"), 1);
+  assert_int_equal(get_int(ad, "slab"), 0);
+  assert_int_equal(get_int(ad, "by_thread"), 2);
+  assert_int_equal(get_int(ad, "drained"), 4);
+  assert_int_equal(sum_int(run, "ss_allocated"), 1);
+  assert_int_equal(sum_int(run, "adoptions"), 1);
+  assert_int_equal(get_int(last_sample(run), "remote_pending_blocks"), 0);
+  json_decref(run);
+  cleanup_dir(dir);
+}
+
+static void test_replay_map_limit_trace(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *extra[] = {"--opt", "ss_map_limit=2", NULL};
+  assert_int_equal(
+      replay(source("sim/tests/traces/map-limit.json"), in_dir(0, dir, "r.json"), extra, NULL), 3);
+  json_t *run = load_run(path_buf[0]);
+  json_t *oom = json_object_get(summary(run), "oom");
+  assert_int_equal(get_int(oom, "t"), 2);
+  assert_int_equal(get_int(oom, "ss_live"), 2);
+  assert_int_equal(get_int(oom, "limit"), 2);
+  assert_int_equal(sum_int(run, "events"), 2);
+  assert_int_equal(get_int(last_sample(run), "live_blocks"), 2);
+  json_decref(run);
+  cleanup_dir(dir);
+}
+
+/* Broken binary traces: one line, exit 2, no output. */
+static void test_replay_broken_hkt(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "1");
+  char *data = slurp(trace);
+  FILE *f = fopen(trace, "rb");
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fclose(f);
+  const char *cut = in_dir(1, dir, "cut.hkt"), *magic = in_dir(2, dir, "magic.hkt");
+  f = fopen(cut, "wb");
+  fwrite(data, 1, (size_t)size - 7, f);
+  fclose(f);
+  data[0] ^= 0x55;
+  f = fopen(magic, "wb");
+  fwrite(data, 1, (size_t)size, f);
+  fclose(f);
+  const char *bad[2] = {cut, magic};
+  for (int i = 0; i < 2; i++) {
+    char *err = NULL;
+    const char *out = in_dir(3, dir, "r.json");
+    assert_int_equal(replay(bad[i], out, NULL, &err), 2);
+    assert_non_null(strstr(err, bad[i]));
+    /* exactly one line */
+    assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
+    assert_int_equal(access(out, F_OK), -1);
+    free(err);
+  }
+  free(data);
+  cleanup_dir(dir);
+}
+
 /* Every run.json the tests produce, OOM included, satisfies the documented
  * schema; and the checker does reject what breaks it. */
 static void test_replay_schema(void **state) {
@@ -378,6 +536,10 @@ int main(void) {
       cmocka_unit_test(test_replay_free_mode),
       cmocka_unit_test(test_replay_ss_detail),
       cmocka_unit_test(test_replay_schema),
+      cmocka_unit_test(test_replay_drift_exact),
+      cmocka_unit_test(test_replay_thread_exit_orphan_and_adopt),
+      cmocka_unit_test(test_replay_map_limit_trace),
+      cmocka_unit_test(test_replay_broken_hkt),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
 }
