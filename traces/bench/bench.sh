@@ -6,7 +6,8 @@
 #   read-hkt-mmap   haktrace validate --mmap X.hkt     (the same through mmap)
 #   read-jsonl      haktrace validate X.jsonl
 #   mem-*           peak RSS of validate / convert on 1 M and 10 M event .jsonl
-# Needs ~2.5 GB free in $BENCH_DIR (default: a temporary directory).
+#   gen-100M        one run: a 100 M event Larson .hkt (3.2 GB), time and peak RSS
+# Needs ~4 GB free in $BENCH_DIR (default: a temporary directory).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -55,3 +56,10 @@ for n in 1 10; do
     mem "mem-convert-jsonl-hkt-${n}M" "$hk" convert "$dir/m$n.jsonl" "$dir/o.hkt"
     mem "mem-convert-hkt-jsonl-${n}M" "$hk" convert "$dir/o.hkt" "$dir/o.jsonl"
 done
+rm -f "$dir"/*
+
+# Bounded memory at 100 M events: one run, the file is 3.2 GB.
+t=$(timed "$hk" gen larson --generations 12195 -o "$dir/g100.hkt")  # 100,035,864 events
+awk -v t="$t" 'BEGIN {split(t, a, " "); printf "%-16s %6.1f M events/s, %d KiB peak RSS (one run, %.2f s, 100035864 events)\n", "gen-100M-hkt", 100035864/a[1]/1e6, a[2], a[1]}'
+t=$(timed "$hk" validate "$dir/g100.hkt")
+awk -v t="$t" 'BEGIN {split(t, a, " "); printf "%-16s %6.1f M events/s, %d KiB peak RSS (one run, %.2f s)\n", "read-100M-hkt", 100035864/a[1]/1e6, a[2], a[1]}'

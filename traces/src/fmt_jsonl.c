@@ -85,7 +85,7 @@ static inline const char *skip_ws(const char *p, const char *e)
 
 /* The fast path: ["op",u,u,...] with plain strings and integers, which
  * must also be a complete valid event.  Returns false to defer to jansson. */
-static bool fast_event(const char *p, size_t len, ht_event *ev)
+bool ht_jsonl_fast_event(const char *p, size_t len, ht_event *ev)
 {
     const char *e = p + len;
     p = skip_ws(p, e);
@@ -162,7 +162,7 @@ static int jsonl_next(ht_reader *r, ht_event *ev)
     if (rc <= 0)
         return rc;
     r->loc.at = st->line;
-    if (HT_LIKELY(fast_event(line, len, ev)))
+    if (HT_LIKELY(ht_jsonl_fast_event(line, len, ev)))
         return 1;
     if (skip_ws(line, line + len) == line + len)
         return ht_rfail(r, HT_EFORMAT, r->loc, r->index, "blank line");

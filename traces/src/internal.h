@@ -160,6 +160,9 @@ int ht_jsonl_open(ht_reader *r, ht_error *err);
 int ht_hkt_open(ht_reader *r, ht_error *err);
 /* Decodes one event from a JSON value; 0 or HT_EFORMAT with MSG. */
 int ht_json_decode_event(json_t *v, ht_event *ev, char *msg, size_t len);
+/* The .jsonl fast path: true with EV for a plain, valid event line; false
+ * means "let jansson decide" (fuzzed against it: see traces/fuzz). */
+bool ht_jsonl_fast_event(const char *line, size_t len, ht_event *ev);
 /* Checks a header object (format, version, meta, threads + per-form keys). */
 int ht_json_check_header(json_t *root, bool jsonl, ht_reader *r, ht_loc loc);
 

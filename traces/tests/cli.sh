@@ -79,6 +79,7 @@ stats)
 gen)
     expect 0 "$hk" gen larson --threads 2 --chunks 64 --generations 3 -o "$tmp/l.hkt"
     expect 0 "$hk" validate "$tmp/l.hkt"; has "$tmp/out" "7 threads"
+    expect 0 "$hk" validate --mmap "$tmp/l.hkt"; has "$tmp/out" "7 threads"
     expect 0 "$hk" gen larson --threads=2 --chunks=64 --generations=3 --quantum 1 -o "$tmp/l1.jsonl"
     expect 0 "$hk" stats --json "$tmp/l1.jsonl"; has "$tmp/out" '"events": 1932'
     expect 0 "$hk" gen prodcons --blocks 1000 -o "$tmp/p.jsonl"
@@ -107,6 +108,28 @@ samples)
     (cd "$tmp" && eval "\"$hk\" ${cmd#haktrace }" 2>"$tmp/err") || fail "regenerating: $(cat "$tmp/err")"
     cmp -s "$tmp/$(basename "$out")" "$src/samples/$(basename "$out")" ||
         fail "samples/$(basename "$out") is not what its command generates"
+    ;;
+schema)
+    # The JSON Schema in docs/trace-format.md accepts the .json traces we
+    # write and rejects a malformed one (skipped without python3-jsonschema).
+    python3 -c 'import jsonschema' 2>/dev/null || exit 77
+    doc="$src/../docs/trace-format.md"
+    awk '/^JSON Schema/ {f=1; next} f && /^```json/ {g=1; next} g && /^```/ {exit} g' "$doc" > "$tmp/schema.json"
+    expect 0 "$hk" gen larson --threads 2 --chunks 8 --generations 2 -o "$tmp/l.json"
+    expect 0 "$hk" convert "$src/samples/larson-small.jsonl" "$tmp/s.json"
+    printf '{"format":"hakmem-trace","version":1,"meta":{},"threads":1,"events":[["memalign",0,1,24,8]]}' > "$tmp/bad.json"
+    cat > "$tmp/check.py" <<'PY'
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    errs = list(v.iter_errors(json.load(open(path))))
+    print(path, "valid" if not errs else "invalid")
+PY
+    expect 0 python3 "$tmp/check.py" "$tmp/schema.json" "$src/samples/every-op.json" "$tmp/l.json" "$tmp/s.json" "$tmp/bad.json"
+    [ "$(grep -c ' valid$' "$tmp/out")" -eq 3 ] || fail "schema rejected a valid trace: $(cat "$tmp/out")"
+    has "$tmp/out" "bad.json invalid"
     ;;
 atomic)
     # An interrupted writer leaves no file under the final name.
