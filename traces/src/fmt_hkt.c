@@ -61,8 +61,11 @@ void ht_hkt_encode_header(uint8_t h[HT_HKT_HEADER_SIZE], uint64_t events, uint32
 
 void ht_hkt_encode_record(uint8_t rec[HT_HKT_RECORD_SIZE], const ht_event *ev)
 {
-    uint64_t f[4];
-    ht_event_get_fields(ev, f);
+    uint64_t f[4] = {ev->tid, ev->id, ev->size, 0};
+    if (ev->op != HT_OP_ALLOC && ev->op != HT_OP_FREE)
+        ht_event_get_fields(ev, f);
+    else if (ev->op == HT_OP_FREE)
+        f[2] = 0;
     memset(rec, 0, 4);
     rec[0] = (uint8_t)ev->op;
     st32(rec + 4, (uint32_t)f[0]);
