@@ -14,10 +14,15 @@
 #define HAK_LARGE_EMPTY 0u
 #define HAK_LARGE_TOMB 1u
 
+/* Racing first calls all store the same value: relaxed atomics suffice. */
 static size_t page_size(void) {
-  static size_t ps;
-  if (!ps) ps = (size_t)sysconf(_SC_PAGESIZE);
-  return ps;
+  static _Atomic size_t ps;
+  size_t v = atomic_load_explicit(&ps, memory_order_relaxed);
+  if (!v) {
+    v = (size_t)sysconf(_SC_PAGESIZE);
+    atomic_store_explicit(&ps, v, memory_order_relaxed);
+  }
+  return v;
 }
 
 static size_t hash_addr(uintptr_t addr, size_t cap) {

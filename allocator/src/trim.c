@@ -80,7 +80,8 @@ uint32_t hak_trim(hak_allocator *a, hak_trim_report *out, uint32_t *ids, size_t 
     pthread_mutex_unlock(&cs->lock);
   }
   hak_gstat_add(&a->g.trimmed_bytes, r.freed_bytes);
-  bool have_all = a->trim_ids_cap >= r.freed;
+  /* With nothing freed the scratch list may not exist (trim_ids NULL). */
+  bool have_all = r.freed > 0 && a->trim_ids_cap >= r.freed;
   if (have_all) qsort(a->trim_ids, r.freed, sizeof *a->trim_ids, cmp_u32);
   r.freed_ids = have_all ? a->trim_ids : NULL;
   if (HAK_OBS(a, trim)) a->obs.trim(a->obs.ctx, &r);

@@ -207,6 +207,23 @@ static void test_trim_flush_on_exit(void **state) {
   assert_string_equal(log.unmap_reasons, "trim"); /* destroy's unmaps are not observed */
 }
 
+/* A pass over an instance that never mapped anything (a background trim
+ * can run that early) reports nothing and touches nothing. */
+static void test_trim_empty_instance(void **state) {
+  (void)state;
+  trim_log log = {0};
+  hak_allocator *a = make_observed((const char *[]){"preset=phase1", NULL}, &log);
+  hak_trim_report r;
+  uint32_t ids[4] = {7, 7, 7, 7};
+  assert_int_equal(hak_trim(a, &r, ids, 4), 0);
+  assert_int_equal(r.scanned, 0);
+  assert_int_equal(r.freed_bytes, 0);
+  assert_int_equal(ids[0], 7);
+  assert_int_equal(log.passes, 1);
+  assert_int_equal(log.freed, 0);
+  hak_destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trim_frees_exactly_empty_beyond_reserve),
@@ -214,6 +231,7 @@ int main(void) {
       cmocka_unit_test(test_trim_background_thread),
       cmocka_unit_test(test_trim_ss_gates_the_thread),
       cmocka_unit_test(test_trim_flush_on_exit),
+      cmocka_unit_test(test_trim_empty_instance),
   };
   return cmocka_run_group_tests_name("allocator.trim", tests, NULL, NULL);
 }

@@ -7,6 +7,16 @@
 
 #include "hakmem.h"
 
+/* Sanitizer runtimes add mappings of their own per thread: tests that
+ * compare /proc/self/maps line counts skip that comparison under them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
 /* Creates an allocator from "name=value" settings (NULL-terminated) on top
  * of the defaults; the background trim thread is off unless with_trim_thread.
  * Aborts the test on failure. */

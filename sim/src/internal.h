@@ -42,6 +42,7 @@ typedef struct hr_block {
   _Atomic uint32_t ready; /* free mode: set once the alloc has run */
 } hr_block;
 
+#define HR_RING 4096u        /* batches in flight, deterministic mode */
 #define HR_CHUNK_BITS 16
 #define HR_MAX_CHUNKS (1u << 16)
 
@@ -122,9 +123,16 @@ typedef struct hr_run hr_run;
 /* Why a worker stopped a batch early. */
 enum { HR_FAIL_NONE = 0, HR_FAIL_OOM = 1, HR_FAIL_CORRUPT = 2 };
 
+/* Ops that are not trace events: run by a worker, in turn, so that what
+ * they change happens at the same point of the global order every time. */
+enum {
+  HR_OP_STARTED = 100, /* first op of a new thread: count its mappings, log its start */
+};
+
 typedef struct hr_batch {
   hr_op *ops;
   uint32_t n, cap;
+  uint64_t seq;                /* position in the global order of batches */
   bool exit_after;             /* the thread exits after this batch */
   uint64_t exit_t;             /* the thread_exit event's index */
   struct hr_batch *next;
@@ -134,13 +142,15 @@ typedef struct hr_worker {
   hr_run *run;
   uint32_t tid;
   pthread_t thread;
-  bool started, joined;
+  bool joined;
+  bool exit_queued;            /* coordinator only */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   hr_batch *head, *tail;       /* queued batches (lock) */
+  bool sleeping;               /* waiting on cond for a batch (lock) */
+  _Atomic bool waiting_turn;   /* waiting on cond for its turn */
   uint64_t queued;             /* batches (lock) */
-  _Atomic uint64_t completed;  /* batches; written under lock, read by spinners */
-  bool exited;                 /* its thread function returned (lock) */
+  _Atomic uint64_t completed;  /* batches run */
   /* Slots whose free executed, for the coordinator to recycle (lock). */
   uint64_t *freed;
   uint64_t nfreed, freed_cap;
@@ -151,14 +161,19 @@ typedef struct hr_worker {
 } hr_worker;
 
 int hr_worker_start(hr_run *run, uint32_t tid);
-/* Queues a batch (taking ownership). */
+/* Queues a batch (taking ownership); b->seq must be set. */
 void hr_worker_submit(hr_worker *w, hr_batch *b);
-/* Waits until every queued batch has run. */
+/* Free mode: waits until every batch queued to w has run. */
 void hr_worker_wait(hr_worker *w);
-/* Queues the thread's exit, waits for it and joins the thread. */
-void hr_worker_exit_join(hr_worker *w, uint64_t t);
+/* After the worker's exit batch has been queued: joins the thread. */
+void hr_worker_join(hr_worker *w);
 /* Moves the worker's freed slots to the block table; returns its failure. */
 int hr_worker_collect(hr_worker *w);
+/* Deterministic mode: makes batch seq the one allowed to run, waking its
+ * worker (or the coordinator) if it sleeps. */
+void hr_pass_turn(hr_run *run, uint64_t seq);
+/* Waits until every batch before seq has run. */
+void hr_wait_turn(hr_run *run, uint64_t seq);
 
 /* The thread id and event index a worker (or the coordinator) is at, for
  * observer callbacks that run in that thread. */
@@ -241,6 +256,17 @@ struct hr_run {
   hr_events events;
   hr_sampler sampler;
   hr_worker **workers;         /* [threads] by trace tid */
+  /* Deterministic mode's token: the seq of the batch allowed to run. The
+   * coordinator numbers batches as it queues them; a worker runs its batch
+   * when the turn reaches it and passes the turn on; owner[] tells whom to
+   * wake. The coordinator stays at most HR_RING batches ahead. */
+  _Atomic uint64_t turn;
+  uint64_t next_seq;           /* coordinator only */
+  _Atomic uint64_t assigned;   /* batches with an owner entry (== next_seq, published) */
+  _Atomic(hr_worker *) *owner; /* [HR_RING] by seq */
+  pthread_mutex_t turn_lock;   /* the coordinator's sleep on the turn */
+  pthread_cond_t turn_cond;
+  _Atomic bool coord_waiting;
   uint32_t nworkers;
   _Atomic uint32_t threads_started;
   uint32_t threads_alive;

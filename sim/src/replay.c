@@ -51,14 +51,14 @@ static hr_worker *worker_of(hr_run *run, uint32_t tid) {
   return tid < run->nworkers ? run->workers[tid] : NULL;
 }
 
-/* Collects freed slots and failures of every worker (all idle or not). */
+/* Collects freed slots and failures of every worker. */
 static void collect_all(coord *c) {
   hr_run *run = c->run;
   for (uint32_t i = 0; i < run->nworkers; i++) {
     hr_worker *w = run->workers[i];
     if (!w) continue;
     int f = hr_worker_collect(w);
-    if (f && !c->fail) {
+    if (f && (!c->fail || w->fail_t < c->fail_t)) {
       pthread_mutex_lock(&w->lock);
       c->fail = f;
       c->fail_t = w->fail_t;
@@ -68,40 +68,47 @@ static void collect_all(coord *c) {
   }
 }
 
-static void wait_all(hr_run *run) {
-  for (uint32_t i = 0; i < run->nworkers; i++)
-    if (run->workers[i] && !run->workers[i]->joined) hr_worker_wait(run->workers[i]);
+/* Queues batch b for worker w. In deterministic mode it gets the next
+ * place in the global order; the coordinator stays at most HR_RING batches
+ * ahead of the one running. */
+static uint64_t submit(coord *c, hr_worker *w, hr_batch *b) {
+  hr_run *run = c->run;
+  uint64_t seq = 0;
+  if (run->opt->deterministic) {
+    seq = run->next_seq++;
+    if (seq >= HR_RING) hr_wait_turn(run, seq - HR_RING + 1);
+    b->seq = seq;
+    atomic_store(&run->owner[seq % HR_RING], w);
+    atomic_store(&run->assigned, seq + 1);
+  }
+  hr_worker_submit(w, b); /* b belongs to the worker from here on */
+  return seq;
 }
 
-/* Hands the batch being built to its worker; in deterministic mode waits
- * for it. Returns false once a worker has failed. */
-static bool flush(coord *c) {
-  hr_run *run = c->run;
-  if (c->cur && c->cur->n) {
-    hr_worker *w = worker_of(run, c->cur_tid);
-    hr_worker_submit(w, c->cur);
-    c->cur = NULL;
-    if (run->opt->deterministic) {
-      hr_worker_wait(w);
-      int f = hr_worker_collect(w);
-      if (f && !c->fail) {
-        c->fail = f;
-        c->fail_t = w->fail_t;
-        snprintf(c->fail_msg, sizeof c->fail_msg, "%s", w->fail_msg);
-      }
-    }
+static hr_batch *new_batch(void) {
+  hr_batch *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->cap = 64;
+  b->ops = malloc(b->cap * sizeof *b->ops);
+  if (!b->ops) {
+    free(b);
+    return NULL;
   }
-  return !c->fail;
+  return b;
+}
+
+/* Hands the batch being built to its worker. */
+static void flush(coord *c) {
+  if (c->cur && c->cur->n) {
+    submit(c, worker_of(c->run, c->cur_tid), c->cur);
+    c->cur = NULL;
+  }
 }
 
 static int add_op(coord *c, const hr_op *op) {
-  if (c->cur && (c->cur_tid != op->tid || c->cur->n == HR_BATCH_MAX) && !flush(c)) return -1;
+  if (c->cur && (c->cur_tid != op->tid || c->cur->n == HR_BATCH_MAX)) flush(c);
   if (!c->cur) {
-    c->cur = calloc(1, sizeof *c->cur);
-    if (!c->cur) return -1;
-    c->cur->cap = 64;
-    c->cur->ops = malloc(c->cur->cap * sizeof *c->cur->ops);
-    if (!c->cur->ops) return -1;
+    if (!(c->cur = new_batch())) return -1;
     c->cur_tid = op->tid;
   }
   if (c->cur->n == c->cur->cap) {
@@ -117,8 +124,14 @@ static int add_op(coord *c, const hr_op *op) {
 
 /* Everything queued has run: the state is quiescent. */
 static bool quiesce(coord *c) {
-  if (!flush(c)) return false;
-  wait_all(c->run);
+  hr_run *run = c->run;
+  flush(c);
+  if (run->opt->deterministic) {
+    hr_wait_turn(run, run->next_seq);
+  } else {
+    for (uint32_t i = 0; i < run->nworkers; i++)
+      if (run->workers[i] && !run->workers[i]->joined) hr_worker_wait(run->workers[i]);
+  }
   collect_all(c);
   return !c->fail;
 }
@@ -137,35 +150,49 @@ static void progress(coord *c, uint64_t t, bool last) {
   fflush(stderr);
 }
 
+/* Creates the thread; its first op (in turn) counts its mappings and logs
+ * its start. */
 static int start_thread(coord *c, uint32_t tid, uint32_t parent, uint64_t t) {
   hr_run *run = c->run;
+  flush(c);
   if (hr_worker_start(run, tid) != 0) return -1;
   uint32_t started = atomic_fetch_add(&run->threads_started, 1) + 1;
   run->threads_alive++;
-  hak_set_extra_maps(run->alloc, run->opt->thread_maps * started);
-  json_t *ev = json_pack("{ss sI sI}", "type", "thread_start", "t", (json_int_t)t, "thread",
-                         (json_int_t)tid);
-  json_object_set_new(ev, "parent", tid == 0 ? json_null() : json_integer(parent));
-  hr_events_add(&run->events, ev);
-  return 0;
+  hr_op op = {.op = HR_OP_STARTED, .tid = tid, .t = t, .id = parent, .n = started};
+  return add_op(c, &op);
 }
 
-/* Turns one trace event into work. Returns 0, or -1 (c->fail or errno). */
+static void end_thread(coord *c, uint32_t tid, uint64_t t) {
+  hr_run *run = c->run;
+  hr_worker *w = worker_of(run, tid);
+  flush(c);
+  hr_batch *b = new_batch();
+  if (!b) abort(); /* the replayer itself is out of memory */
+  b->exit_after = true;
+  b->exit_t = t;
+  w->exit_queued = true;
+  uint64_t seq = submit(c, w, b);
+  if (run->opt->deterministic) {
+    /* The exit path runs with the turn held: wait for the batch, join the
+     * thread (its pthread key destructors have run), then pass the turn. */
+    hr_wait_turn(run, seq);
+    hr_worker_join(w);
+    hr_pass_turn(run, seq + 1);
+  }
+  run->threads_alive--;
+}
+
+/* Turns one trace event into work. Returns 0, or -1 (out of memory). */
 static int dispatch(coord *c, const ht_event *ev, uint64_t t) {
   hr_run *run = c->run;
   hr_op op = {.op = (uint8_t)ev->op, .tid = ev->tid, .t = t, .id = ev->id,
               .new_id = ev->new_id, .size = ev->size, .n = ev->n, .align = ev->align};
   switch (ev->op) {
   case HT_OP_THREAD_START:
-    if (!flush(c)) return -1;
     return start_thread(c, ev->tid, ev->parent, t);
-  case HT_OP_THREAD_EXIT: {
-    if (!flush(c)) return -1;
-    hr_worker *w = worker_of(run, ev->tid);
-    hr_worker_exit_join(w, t);
-    run->threads_alive--;
+  case HT_OP_THREAD_EXIT:
+    end_thread(c, ev->tid, t);
     return 0;
-  }
   case HT_OP_ALLOC:
   case HT_OP_CALLOC:
   case HT_OP_MEMALIGN:
@@ -254,10 +281,16 @@ static int write_run(hr_run *run, coord *c, bool oom, double wall) {
   return rc;
 }
 
-/* Ends every thread still running (the program's end), in tid order. */
-static void end_threads(hr_run *run, uint64_t t) {
-  for (uint32_t i = 0; i < run->nworkers; i++)
-    if (run->workers[i] && !run->workers[i]->joined) hr_worker_exit_join(run->workers[i], t);
+/* Ends every thread still running (the program's end), in tid order, and
+ * joins every thread (free mode leaves exited ones unjoined until here). */
+static void end_threads(coord *c, uint64_t t) {
+  hr_run *run = c->run;
+  for (uint32_t i = 0; i < run->nworkers; i++) {
+    hr_worker *w = run->workers[i];
+    if (!w || w->joined) continue;
+    if (!w->exit_queued) end_thread(c, i, t);
+    hr_worker_join(w);
+  }
 }
 
 static int setup(hr_run *run, const hr_options *o, char *err, size_t errlen) {
@@ -269,7 +302,10 @@ static int setup(hr_run *run, const hr_options *o, char *err, size_t errlen) {
   run->header = ht_reader_header(run->reader);
   run->nworkers = run->header->threads ? run->header->threads : 1;
   run->workers = calloc(run->nworkers, sizeof *run->workers);
-  if (!run->workers || hr_blocks_init(&run->blocks) != 0) {
+  run->owner = calloc(HR_RING, sizeof *run->owner);
+  pthread_mutex_init(&run->turn_lock, NULL);
+  pthread_cond_init(&run->turn_cond, NULL);
+  if (!run->workers || !run->owner || hr_blocks_init(&run->blocks) != 0) {
     snprintf(err, errlen, "out of memory");
     return HR_EXIT_INTERNAL;
   }
@@ -308,6 +344,9 @@ static void teardown(hr_run *run) {
     free(w);
   }
   free(run->workers);
+  free(run->owner);
+  pthread_mutex_destroy(&run->turn_lock);
+  pthread_cond_destroy(&run->turn_cond);
   hr_sampler_free(&run->sampler);
   hr_events_free(&run->events);
   hr_truth_free(&run->truth);
@@ -343,18 +382,19 @@ int hr_replay(const hr_options *o) {
       break;
     }
     hash_event(&run, &ev);
-    if (dispatch(&c, &ev, t) != 0) {
+    if (dispatch(&c, &ev, t) != 0 || atomic_load_explicit(&run.abort, memory_order_relaxed)) {
       stopped = true;
       break;
     }
     atomic_store_explicit(&run.t_now, t, memory_order_relaxed);
     t++;
-    if ((t & 0xffff) == 0) progress(&c, t, false);
+    if ((t & 0xffff) == 0) {
+      collect_all(&c); /* recycle slots the workers freed */
+      progress(&c, t, false);
+    }
   }
   run.events_done = t;
-  if (!stopped && rd == 0) quiesce(&c);
-  wait_all(&run);
-  collect_all(&c);
+  quiesce(&c); /* after a failure too: every queued batch runs or is skipped */
   bool oom = c.fail == HR_FAIL_OOM;
   if (rd < 0) {
     fprintf(stderr, "%s\n", ht_reader_error(run.reader));
@@ -387,7 +427,7 @@ int hr_replay(const hr_options *o) {
       rc = HR_EXIT_OOM;
     }
   }
-  end_threads(&run, t);
+  end_threads(&c, t);
   teardown(&run);
   return rc;
 }

@@ -166,30 +166,113 @@ static bool run_op(hr_worker *w, const hr_op *op) {
   }
 }
 
+/* The coordinator's HR_OP_STARTED: the thread's mappings count against
+ * the map limit from now on (--thread-maps), and its start is logged. */
+static void run_started(hr_run *run, const hr_op *op) {
+  hak_set_extra_maps(run->alloc, run->opt->thread_maps * op->n);
+  json_t *ev = json_pack("{ss sI sI}", "type", "thread_start", "t", (json_int_t)op->t, "thread",
+                         (json_int_t)op->tid);
+  json_object_set_new(ev, "parent", op->tid == 0 ? json_null() : json_integer((json_int_t)op->id));
+  hr_events_add(&run->events, ev);
+}
+
+static hr_batch *next_batch(hr_worker *w) {
+  pthread_mutex_lock(&w->lock);
+  while (!w->head) {
+    w->sleeping = true;
+    pthread_cond_wait(&w->cond, &w->lock);
+  }
+  w->sleeping = false;
+  hr_batch *b = w->head;
+  pthread_mutex_unlock(&w->lock);
+  return b;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* Spins a little, then sleeps until the turn reaches seq. */
+static void wait_my_turn(hr_worker *w, uint64_t seq) {
+  hr_run *run = w->run;
+  for (unsigned i = 0; i < 2000; i++) {
+    if (atomic_load_explicit(&run->turn, memory_order_acquire) == seq) return;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&w->lock);
+  while (atomic_load(&run->turn) != seq) {
+    atomic_store(&w->waiting_turn, true);
+    if (atomic_load(&run->turn) == seq) break;
+    pthread_cond_wait(&w->cond, &w->lock);
+  }
+  atomic_store(&w->waiting_turn, false);
+  pthread_mutex_unlock(&w->lock);
+}
+
+void hr_pass_turn(hr_run *run, uint64_t seq) {
+  atomic_store(&run->turn, seq);
+  if (seq < atomic_load(&run->assigned)) {
+    hr_worker *next = atomic_load(&run->owner[seq % HR_RING]);
+    if (atomic_load(&next->waiting_turn)) {
+      pthread_mutex_lock(&next->lock);
+      pthread_cond_broadcast(&next->cond);
+      pthread_mutex_unlock(&next->lock);
+    }
+  }
+  if (atomic_load(&run->coord_waiting)) {
+    pthread_mutex_lock(&run->turn_lock);
+    pthread_cond_broadcast(&run->turn_cond);
+    pthread_mutex_unlock(&run->turn_lock);
+  }
+}
+
+void hr_wait_turn(hr_run *run, uint64_t seq) {
+  for (unsigned i = 0; i < 2000; i++) {
+    if (atomic_load_explicit(&run->turn, memory_order_acquire) >= seq) return;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&run->turn_lock);
+  while (atomic_load(&run->turn) < seq) {
+    atomic_store(&run->coord_waiting, true);
+    if (atomic_load(&run->turn) >= seq) break;
+    pthread_cond_wait(&run->turn_cond, &run->turn_lock);
+  }
+  atomic_store(&run->coord_waiting, false);
+  pthread_mutex_unlock(&run->turn_lock);
+}
+
 static void *worker_main(void *arg) {
   hr_worker *w = arg;
+  hr_run *run = w->run;
+  bool det = run->opt->deterministic;
   hr_tl_trace_tid = w->tid;
-  pthread_mutex_lock(&w->lock);
   for (;;) {
-    while (!w->head) pthread_cond_wait(&w->cond, &w->lock);
-    hr_batch *b = w->head;
-    pthread_mutex_unlock(&w->lock);
-    bool ok = !atomic_load(&w->run->abort);
-    for (uint32_t i = 0; ok && i < b->n; i++) ok = run_op(w, &b->ops[i]);
+    hr_batch *b = next_batch(w);
+    if (det) wait_my_turn(w, b->seq);
+    bool ok = !atomic_load(&run->abort);
+    for (uint32_t i = 0; ok && i < b->n; i++) {
+      if (b->ops[i].op == HR_OP_STARTED) run_started(run, &b->ops[i]);
+      else ok = run_op(w, &b->ops[i]);
+    }
     pthread_mutex_lock(&w->lock);
     w->head = b->next;
     if (!w->head) w->tail = NULL;
+    atomic_fetch_add(&w->completed, 1);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
     bool exit_now = b->exit_after;
+    uint64_t seq = b->seq;
     if (exit_now) hr_tl_t = b->exit_t;
     free(b->ops);
     free(b);
-    atomic_fetch_add_explicit(&w->completed, 1, memory_order_release);
-    pthread_cond_broadcast(&w->cond);
+    /* An exiting thread keeps the turn: its exit path (orphaning) runs
+     * after this function returns, and the coordinator passes the turn on
+     * once it has joined the thread. */
     if (exit_now) break;
+    if (det) hr_pass_turn(run, seq + 1);
   }
-  pthread_mutex_unlock(&w->lock);
-  /* Returning runs the allocator's thread-exit path; the event index of
-   * the exit is the last op's. */
   return NULL;
 }
 
@@ -204,7 +287,6 @@ int hr_worker_start(hr_run *run, uint32_t tid) {
     free(w);
     return -1;
   }
-  w->started = true;
   run->workers[tid] = w;
   return 0;
 }
@@ -215,35 +297,19 @@ void hr_worker_submit(hr_worker *w, hr_batch *b) {
   if (w->tail) w->tail->next = b; else w->head = b;
   w->tail = b;
   w->queued++;
-  pthread_cond_broadcast(&w->cond);
+  if (w->sleeping) pthread_cond_broadcast(&w->cond);
   pthread_mutex_unlock(&w->lock);
 }
 
-/* The coordinator spins briefly before sleeping: a batch usually takes
- * microseconds, and a sleeping waiter costs the worker a futex wake. The
- * worker never spins, so an idle worker leaves its core to the busy one. */
+/* Free mode: waits until every batch queued to w has run. */
 void hr_worker_wait(hr_worker *w) {
   pthread_mutex_lock(&w->lock);
-  uint64_t target = w->queued;
-  pthread_mutex_unlock(&w->lock);
-  for (unsigned i = 0; i < 4096 && atomic_load_explicit(&w->completed, memory_order_acquire) < target;
-       i++) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
-  pthread_mutex_lock(&w->lock);
-  while (w->completed < w->queued) pthread_cond_wait(&w->cond, &w->lock);
+  while (atomic_load(&w->completed) < w->queued) pthread_cond_wait(&w->cond, &w->lock);
   pthread_mutex_unlock(&w->lock);
 }
 
-void hr_worker_exit_join(hr_worker *w, uint64_t t) {
+void hr_worker_join(hr_worker *w) {
   if (w->joined) return;
-  hr_batch *b = calloc(1, sizeof *b);
-  if (!b) abort();
-  b->exit_after = true;
-  b->exit_t = t;
-  hr_worker_submit(w, b);
   pthread_join(w->thread, NULL);
   w->joined = true;
 }
