@@ -116,6 +116,10 @@ typedef enum {
 /* Fills *cfg with the defaults (the seed's HAKMEM). */
 void hak_config_default(hak_config *cfg);
 
+/* Copies a configuration (size_classes may point into the source's own
+ * buffer: a plain struct copy would leave it pointing there). */
+void hak_config_copy(hak_config *dst, const hak_config *src);
+
 /* Applies preset `name` (dashes or underscores) to *cfg: sets the preset
  * field and every option the preset names. Returns 0 or -HAK_EINVAL. */
 int hak_config_apply_preset(hak_config *cfg, const char *name);

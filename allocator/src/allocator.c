@@ -37,8 +37,7 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
     set_err(err, errlen, "cannot map the allocator instance");
     return -HAK_ENOMEM;
   }
-  a->cfg = *cfg;
-  if (cfg->size_classes == cfg->size_classes_buf) a->cfg.size_classes = a->cfg.size_classes_buf;
+  hak_config_copy(&a->cfg, cfg);
   a->instance_id = atomic_fetch_add(&next_instance_id, 1);
   if (opts) {
     if (opts->observer) {

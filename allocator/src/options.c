@@ -88,6 +88,11 @@ void hak_config_default(hak_config *cfg) {
 #undef HAK_OPTION_DEFAULT
 }
 
+void hak_config_copy(hak_config *dst, const hak_config *src) {
+  *dst = *src;
+  if (src->size_classes == src->size_classes_buf) dst->size_classes = dst->size_classes_buf;
+}
+
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
                     const char *b) {
   if (err && errlen) snprintf(err, errlen, fmt, a, b);

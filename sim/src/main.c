@@ -49,7 +49,8 @@ static int parse_count(const char *flag, const char *text, uint64_t min, uint64_
   return 0;
 }
 
-int main(int argc, char **argv) {
+/* Parses the command line into *o; returns -1 to run, or an exit code. */
+static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
   hr_options o;
   memset(&o, 0, sizeof o);
   o.out_path = "run.json";
@@ -58,9 +59,7 @@ int main(int argc, char **argv) {
   o.max_events = 1000000;
   hak_config_default(&o.cfg);
   const char *variant = NULL;
-  const char **opts = calloc((size_t)argc, sizeof *opts);
   int nopts = 0;
-  if (!opts) return HR_EXIT_INTERNAL;
   size_t used = 0;
   for (int i = 0; i < argc && used + 2 < sizeof o.cmdline; i++)
     used += (size_t)snprintf(o.cmdline + used, sizeof o.cmdline - used, "%s%s", i ? " " : "",
@@ -71,7 +70,6 @@ int main(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       fputs(usage_text, stdout);
-      free(opts);
       return 0;
     }
     if (!strcmp(a, "--quiet")) {
@@ -123,8 +121,21 @@ int main(int argc, char **argv) {
       return usage_error(err, NULL);
     }
   }
-  free(opts);
   if (hak_config_validate(&o.cfg, err, sizeof err) != 0) return usage_error(err, NULL);
   o.progress = !o.quiet && isatty(STDERR_FILENO);
-  return hr_replay(&o);
+  *o_out = o;
+  hak_config_copy(&o_out->cfg, &o.cfg);
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  hr_options o;
+  const char **opts = calloc((size_t)argc, sizeof *opts);
+  if (!opts) return HR_EXIT_INTERNAL;
+  int rc = parse(argc, argv, &o, opts);
+  if (rc < 0) {
+    rc = hr_replay(&o);
+  }
+  free(opts);
+  return rc;
 }

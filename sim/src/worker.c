@@ -194,11 +194,15 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Spins a little, then sleeps until the turn reaches seq. */
+/* Sleeps until the turn reaches seq. Only the worker that is next spins
+ * a little first: on two cores, more spinners would take the CPU from the
+ * worker that holds the turn. */
 static void wait_my_turn(hr_worker *w, uint64_t seq) {
   hr_run *run = w->run;
-  for (unsigned i = 0; i < 2000; i++) {
-    if (atomic_load_explicit(&run->turn, memory_order_acquire) == seq) return;
+  for (unsigned i = 0; i < 1000; i++) {
+    uint64_t turn = atomic_load_explicit(&run->turn, memory_order_acquire);
+    if (turn == seq) return;
+    if (turn + 1 != seq) break;
     cpu_relax();
   }
   pthread_mutex_lock(&w->lock);

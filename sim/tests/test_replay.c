@@ -489,6 +489,37 @@ static void test_replay_broken_hkt(void **state) {
   cleanup_dir(dir);
 }
 
+/* Configuration precedence: --variant, then HAKMEM_* variables, then --opt;
+ * the effective values are what run.json reports and what ran. */
+static void test_replay_config_precedence(void **state) {
+  (void)state;
+  char *dir = make_dir();
+  setenv("HAKMEM_PRESET", "adopt", 1);           /* replaced by --variant */
+  setenv("HAKMEM_TINY_SS_FORCE_LG", "20", 1);    /* applies on top of the preset */
+  setenv("HAKMEM_EMPTY_RESERVE", "3", 1);        /* overridden by --opt */
+  const char *extra[] = {"--variant", "fix-a", "--opt", "empty_reserve=2", "--opt",
+                         "size_classes=16,64,256", NULL};
+  int rc = replay(source("traces/samples/every-op.json"), in_dir(0, dir, "r.json"), extra, NULL);
+  unsetenv("HAKMEM_PRESET");
+  unsetenv("HAKMEM_TINY_SS_FORCE_LG");
+  unsetenv("HAKMEM_EMPTY_RESERVE");
+  assert_int_equal(rc, 0);
+  json_t *run = load_run(path_buf[0]);
+  json_t *cfg = json_object_get(run, "config");
+  assert_string_equal(json_string_value(json_object_get(cfg, "preset")), "fix-a");
+  assert_string_equal(json_string_value(json_object_get(cfg, "remote_accounting")), "push");
+  assert_string_equal(json_string_value(json_object_get(cfg, "refill")), "fresh");
+  assert_int_equal(get_int(cfg, "ss_lg"), 20);
+  assert_int_equal(get_int(cfg, "empty_reserve"), 2);
+  assert_string_equal(json_string_value(json_object_get(cfg, "size_classes")), "16,64,256");
+  /* 1 MiB SuperSlabs, three classes: what the samples measured. */
+  json_t *last = last_sample(run);
+  assert_int_equal(get_int(last, "ss_mapped_bytes") % (1 << 20), 0);
+  assert_int_equal(get_int(last, "live_block_bytes"), 16);
+  json_decref(run);
+  cleanup_dir(dir);
+}
+
 /* Every run.json the tests produce, OOM included, satisfies the documented
  * schema; and the checker does reject what breaks it. */
 static void test_replay_schema(void **state) {
@@ -540,6 +571,7 @@ int main(void) {
       cmocka_unit_test(test_replay_thread_exit_orphan_and_adopt),
       cmocka_unit_test(test_replay_map_limit_trace),
       cmocka_unit_test(test_replay_broken_hkt),
+      cmocka_unit_test(test_replay_config_precedence),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
 }
