@@ -197,9 +197,10 @@ void hak_set_extra_maps(hak_allocator *a, uint64_t n);
 
 void hak_get_stats(hak_allocator *a, hak_stats *out);
 
-/* Id of the SuperSlab holding p (0 if none), and the index of p's slab in
- * it: one registry lookup, no lock; for per-operation bookkeeping. */
-uint32_t hak_ss_id_of(hak_allocator *a, const void *p, uint32_t *slab_idx);
+/* Id of the SuperSlab holding p (0 if none), the index of p's slab in it
+ * and its block size: one registry lookup, no lock; for per-operation
+ * bookkeeping. slab_idx and block_size may be NULL. */
+uint32_t hak_ss_id_of(hak_allocator *a, const void *p, uint32_t *slab_idx, uint32_t *block_size);
 
 /* Snapshot of the SuperSlab holding p; false if p is not in one. */
 bool hak_ss_of(hak_allocator *a, const void *p, hak_ss_info *out);

@@ -151,9 +151,12 @@ typedef struct hr_worker {
   _Atomic bool waiting_turn;   /* waiting on cond for its turn */
   uint64_t queued;             /* batches (lock) */
   _Atomic uint64_t completed;  /* batches run */
-  /* Slots whose free executed, for the coordinator to recycle (lock). */
+  /* Slots whose free executed, for the coordinator to recycle (lock), and
+   * the worker's own list of them for the batch running (no lock). */
   uint64_t *freed;
   uint64_t nfreed, freed_cap;
+  uint64_t *local_freed;
+  uint64_t nlocal, local_cap;
   /* First failure, if any (lock). */
   int fail;
   uint64_t fail_t;

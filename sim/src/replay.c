@@ -339,6 +339,7 @@ static void teardown(hr_run *run) {
     hr_worker *w = run->workers[i];
     if (!w) continue;
     free(w->freed);
+    free(w->local_freed);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     free(w);

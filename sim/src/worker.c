@@ -67,23 +67,38 @@ static void record_new(hr_run *run, hr_block *b, void *p, uint64_t size, uint32_
   b->ptr = p;
   b->size = size;
   b->tid = tid;
-  b->ss_id = hak_ss_id_of(run->alloc, p, &b->slab);
-  b->usable = b->ss_id ? (uint32_t)hak_usable_size(run->alloc, p) : 0;
+  b->usable = 0;
+  b->ss_id = hak_ss_id_of(run->alloc, p, &b->slab, &b->usable);
   hr_truth_alloc(&run->truth, b);
   atomic_store_explicit(&b->ready, 1, memory_order_release);
 }
 
+/* Freed slots go to a local list, handed to the coordinator (under the
+ * worker's lock) once per batch. */
 static void remember_freed(hr_worker *w, uint64_t slot) {
-  pthread_mutex_lock(&w->lock);
-  if (w->nfreed == w->freed_cap) {
-    uint64_t ncap = w->freed_cap ? w->freed_cap * 2 : 1024;
-    uint64_t *n = realloc(w->freed, ncap * sizeof *n);
+  if (w->nlocal == w->local_cap) {
+    uint64_t ncap = w->local_cap ? w->local_cap * 2 : 1024;
+    uint64_t *n = realloc(w->local_freed, ncap * sizeof *n);
     if (!n) abort(); /* out of memory in the replayer itself */
+    w->local_freed = n;
+    w->local_cap = ncap;
+  }
+  w->local_freed[w->nlocal++] = slot;
+}
+
+/* Worker lock held. */
+static void publish_freed(hr_worker *w) {
+  if (w->nfreed + w->nlocal > w->freed_cap) {
+    uint64_t ncap = w->freed_cap ? w->freed_cap : 1024;
+    while (ncap < w->nfreed + w->nlocal) ncap *= 2;
+    uint64_t *n = realloc(w->freed, ncap * sizeof *n);
+    if (!n) abort();
     w->freed = n;
     w->freed_cap = ncap;
   }
-  w->freed[w->nfreed++] = slot;
-  pthread_mutex_unlock(&w->lock);
+  memcpy(w->freed + w->nfreed, w->local_freed, w->nlocal * sizeof *w->freed);
+  w->nfreed += w->nlocal;
+  w->nlocal = 0;
 }
 
 /* Runs one op; false when the batch must stop. */
@@ -261,6 +276,7 @@ static void *worker_main(void *arg) {
       else ok = run_op(w, &b->ops[i]);
     }
     pthread_mutex_lock(&w->lock);
+    publish_freed(w);
     w->head = b->next;
     if (!w->head) w->tail = NULL;
     atomic_fetch_add(&w->completed, 1);
