@@ -193,6 +193,13 @@ uint32_t hak_trim(hak_allocator *a, hak_trim_report *r, uint32_t *ids, size_t id
 /* Extra mappings counted against ss_map_limit (e.g. leaked thread stacks). */
 void hak_set_extra_maps(hak_allocator *a, uint64_t n);
 
+/* fork() support: call prepare before fork, then parent or child after it
+ * (pthread_atfork order). In the child, every other thread's cache goes
+ * through the exit path and the trim thread is restarted. */
+void hak_fork_prepare(hak_allocator *a);
+void hak_fork_parent(hak_allocator *a);
+void hak_fork_child(hak_allocator *a);
+
 /* --------------------------------------------------------- observation */
 
 void hak_get_stats(hak_allocator *a, hak_stats *out);
