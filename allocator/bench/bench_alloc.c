@@ -382,7 +382,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(f, "--no-larson")) {
       larson = false;
     } else if (!strcmp(f, "--only") && v) {
-      char *list = strdup(v), *save = NULL;
+      char list[256], *save = NULL;
+      snprintf(list, sizeof list, "%s", v);
       for (int b = 0; b < B_COUNT; b++) want[b] = false;
       for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int b = 0;
@@ -393,7 +394,6 @@ int main(int argc, char **argv) {
         }
         want[b] = true;
       }
-      free(list);
       i++;
     } else if (!strcmp(f, "--runs") && v) {
       long n = strtol(v, &end, 10);
@@ -411,7 +411,8 @@ int main(int argc, char **argv) {
       }
       i++;
     } else if (!strcmp(f, "--preset") && v) {
-      char *list = strdup(v), *save = NULL;
+      char list[256], *save = NULL;
+      snprintf(list, sizeof list, "%s", v);
       for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (nimpl == MAX_IMPLS) {
           fprintf(stderr, "hakmem-bench: at most %d presets\n", MAX_IMPLS - 2);
@@ -427,7 +428,6 @@ int main(int argc, char **argv) {
         snprintf(im->name, sizeof im->name, "hak:%s", t);
         nimpl++;
       }
-      free(list);
       i++;
     } else {
       fprintf(stderr, "hakmem-bench: %s '%s' (try --help)\n",

@@ -300,7 +300,7 @@ static uint32_t parse_u32(const char *flag, const char *s, uint32_t lo) {
 int main(int argc, char **argv) {
   params p = {.seconds = 2, .threads = 4, .min = 8, .max = 128, .chunks = 1024,
               .rounds = 1, .seed = 12345, .map_limit = 4096};
-  char *presets = strdup("seed-buggy,adopt");
+  static char presets[1024] = "seed-buggy,adopt";  /* split in place below */
   for (int i = 1; i < argc; i++) {
     const char *f = argv[i];
     if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
@@ -321,8 +321,11 @@ int main(int argc, char **argv) {
         return 2;
       }
     } else if (!strcmp(f, "--presets")) {
-      free(presets);
-      presets = strdup(v);
+      if (strlen(v) >= sizeof presets) {
+        fprintf(stderr, "hakmem-demo: --presets: list too long\n");
+        return 2;
+      }
+      strcpy(presets, v);
     } else if (!strcmp(f, "--threads")) p.threads = parse_u32(f, v, 1);
     else if (!strcmp(f, "--min")) p.min = parse_u32(f, v, 1);
     else if (!strcmp(f, "--max")) p.max = parse_u32(f, v, 1);
@@ -379,6 +382,5 @@ int main(int argc, char **argv) {
     if (rc) return rc;
   }
   print_table(&p, res, p.npresets);
-  free(presets);
   return 0;
 }

@@ -217,8 +217,10 @@ bool hak_ss_of(hak_allocator *a, const void *p, hak_ss_info *out);
 void hak_ss_foreach(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss),
                     void *ctx);
 
-/* As hak_ss_foreach, without used_blocks (left 0): reads only each
- * SuperSlab's header and remote counts, for frequent census samples. */
+/* As hak_ss_foreach, without used_blocks (left 0) and class by class
+ * (mapping order within a class; each class locked in turn, so not one
+ * instant when other threads run): reads only each SuperSlab's header and
+ * remote counts, for frequent census samples of a quiescent allocator. */
 void hak_ss_census(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx);
 
 /* Size class of a request, -1 beyond the largest class; its block size. */

@@ -99,9 +99,11 @@ struct hak_superslab {
    * with_free holds those with a free slab (refill reuse), all_free those
    * whose every slab is free (refill fresh's reserve reuse). */
   hak_ss_link with_free, all_free;
-  _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
+  /* Per-slab arrays laid out after this struct, counts first: a census
+   * reads the struct and remote_counts[] only (a few cache lines). */
   _Atomic uint32_t *remote_counts;   /* [nslabs]: blocks pushed, not drained */
-  hak_slab slabs[];             /* [nslabs] */
+  _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
+  hak_slab *slabs;                   /* [nslabs] */
 };
 
 /* A thread's view of one size class (the seed's g_tls_slabs[class]). */

@@ -1,7 +1,7 @@
 /* superslab.c: mapping, laying out, unmapping and describing SuperSlabs.
  *
  * Layout of one SuperSlab (2^ss_lg bytes, naturally aligned):
- *   [header: hak_superslab, slabs[nslabs], remote_heads[], remote_counts[]]
+ *   [header: hak_superslab, remote_counts[n], remote_heads[n], slabs[n]]
  *   [slab 0 blocks ...][slab 1][slab 2] ... [slab nslabs-1]
  * Slab i spans [i << slab_lg, (i+1) << slab_lg); slab 0's blocks start
  * after the header, rounded up so that power-of-two blocks are naturally
@@ -18,12 +18,17 @@
 
 #include "internal.h"
 
+/* Offsets of the per-slab arrays inside the header. */
+static size_t counts_off(void) { return sizeof(hak_superslab); }
+static size_t heads_off(uint32_t nslabs) {
+  return (counts_off() + nslabs * sizeof(_Atomic uint32_t) + 7) & ~(size_t)7;
+}
+static size_t slabs_off(uint32_t nslabs) {
+  return (heads_off(nslabs) + nslabs * sizeof(_Atomic uintptr_t) + 63) & ~(size_t)63;
+}
+
 size_t hak_ss_header_size(uint32_t nslabs) {
-  size_t s = sizeof(hak_superslab) + nslabs * sizeof(hak_slab);
-  s = (s + 63) & ~(size_t)63;
-  s += nslabs * sizeof(_Atomic uintptr_t);
-  s += nslabs * sizeof(_Atomic uint32_t);
-  return (s + 63) & ~(size_t)63;
+  return (slabs_off(nslabs) + nslabs * sizeof(hak_slab) + 63) & ~(size_t)63;
 }
 
 static void list_add_tail(hak_ss_list *l, hak_superslab *ss, hak_ss_link *link,
@@ -64,13 +69,12 @@ size_t hak_ss_header_bytes(const hak_allocator *a) { return a->header_size; }
 
 static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
   uint32_t bs = a->classes[class_idx].block_size;
-  size_t slabs_bytes = (sizeof(hak_superslab) + a->slabs_per_ss * sizeof(hak_slab) + 63) &
-                       ~(size_t)63;
   ss->class_idx = (uint16_t)class_idx;
   ss->nslabs = (uint16_t)a->slabs_per_ss;
   ss->block_size = bs;
-  ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + slabs_bytes);
-  ss->remote_counts = (_Atomic uint32_t *)(ss->remote_heads + a->slabs_per_ss);
+  ss->remote_counts = (_Atomic uint32_t *)((char *)ss + counts_off());
+  ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + heads_off(a->slabs_per_ss));
+  ss->slabs = (hak_slab *)((char *)ss + slabs_off(a->slabs_per_ss));
   /* Power-of-two blocks start at a multiple of their size (capped at a
    * page); others at 16 bytes. */
   size_t align = (bs & (bs - 1)) == 0 ? (bs < 4096 ? bs : 4096) : 16;

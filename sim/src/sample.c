@@ -37,13 +37,21 @@ void hr_sampler_free(hr_sampler *s) {
   free(s->H);
 }
 
+typedef struct detail_row {
+  uint32_t id, class_idx, capacity, orphaned;
+  int64_t live, active;
+  uint64_t pending;
+} detail_row;
+
 typedef struct census {
   hr_run *run;
   uint64_t live, empty, full, partial, orphaned, lnbe;
   uint64_t hist[HR_BUCKETS];
   int64_t drift;
   uint64_t remote_pending, touched, meta;
-  json_t *detail; /* [[id, class, live, capacity, active, remote_pending, orphaned], ...] */
+  detail_row *rows; /* --ss-detail: one per SuperSlab, sorted by id before writing */
+  size_t nrows, cap_rows;
+  bool detail, oom;
 } census;
 
 static void census_one(void *ctx, const hak_ss_info *info) {
@@ -63,14 +71,46 @@ static void census_one(void *ctx, const hak_ss_info *info) {
   c->remote_pending += info->remote_pending;
   c->touched += info->touched_bytes;
   c->meta += hak_ss_header_bytes(c->run->alloc);
-  if (c->detail)
-    json_array_append_new(c->detail,
-                          json_pack("[I I I I I I I]", (json_int_t)info->id,
-                                    (json_int_t)info->class_idx, (json_int_t)live,
-                                    (json_int_t)info->capacity,
-                                    (json_int_t)info->total_active_blocks,
-                                    (json_int_t)info->remote_pending,
-                                    (json_int_t)info->slabs_orphaned));
+  if (c->detail) {
+    if (c->nrows == c->cap_rows) {
+      size_t ncap = c->cap_rows ? c->cap_rows * 2 : 1024;
+      detail_row *n = realloc(c->rows, ncap * sizeof *n);
+      if (!n) {
+        c->oom = true;
+        return;
+      }
+      c->rows = n;
+      c->cap_rows = ncap;
+    }
+    c->rows[c->nrows++] = (detail_row){info->id, info->class_idx, info->capacity,
+                                       info->slabs_orphaned, live, info->total_active_blocks,
+                                       info->remote_pending};
+  }
+}
+
+static int cmp_row(const void *x, const void *y) {
+  uint32_t a = ((const detail_row *)x)->id, b = ((const detail_row *)y)->id;
+  return (a > b) - (a < b);
+}
+
+/* One --ss-detail line: [[id, class, live, capacity, active, remote_pending,
+ * orphaned_slabs], ...] in id order. */
+static int write_detail(FILE *f, uint64_t t, census *c) {
+  qsort(c->rows, c->nrows, sizeof *c->rows, cmp_row);
+  json_t *rows = json_array();
+  for (size_t i = 0; i < c->nrows; i++) {
+    const detail_row *r = &c->rows[i];
+    json_array_append_new(rows, json_pack("[I I I I I I I]", (json_int_t)r->id,
+                                          (json_int_t)r->class_idx, (json_int_t)r->live,
+                                          (json_int_t)r->capacity, (json_int_t)r->active,
+                                          (json_int_t)r->pending, (json_int_t)r->orphaned));
+  }
+  json_t *line = json_pack("{sI so}", "t", (json_int_t)t, "ss", rows);
+  char *text = json_dumps(line, JSON_COMPACT);
+  int ok = text && fprintf(f, "%s\n", text) >= 0;
+  free(text);
+  json_decref(line);
+  return ok ? 0 : -1;
 }
 
 static double ratio(uint64_t num, uint64_t den) { return den ? (double)num / (double)den : 0.0; }
@@ -99,8 +139,7 @@ static int push_series(hr_sampler *s, double r, double h) {
 
 int hr_sample(hr_run *run, uint64_t t) {
   hr_sampler *s = &run->sampler;
-  census c = {.run = run};
-  if (s->detail) c.detail = json_array();
+  census c = {.run = run, .detail = s->detail != NULL};
   hak_ss_census(run->alloc, census_one, &c);
   hak_stats st;
   hak_get_stats(run->alloc, &st);
@@ -135,12 +174,9 @@ int hr_sample(hr_run *run, uint64_t t) {
   json_object_set_new(sample, "threads_alive", json_integer(run->threads_alive));
   json_array_append_new(s->samples, sample);
   if (s->detail) {
-    json_t *line = json_pack("{sI so}", "t", (json_int_t)t, "ss", c.detail);
-    char *text = json_dumps(line, JSON_COMPACT);
-    int ok = text && fprintf(s->detail, "%s\n", text) >= 0;
-    free(text);
-    json_decref(line);
-    if (!ok) return -1;
+    int rc = c.oom ? -1 : write_detail(s->detail, t, &c);
+    free(c.rows);
+    if (rc) return -1;
   }
   s->prev = st;
   if (c.touched > s->peak_touched) s->peak_touched = c.touched;
