@@ -129,8 +129,14 @@ static bool quiesce(coord *c) {
   if (run->opt->deterministic) {
     hr_wait_turn(run, run->next_seq);
   } else {
-    for (uint32_t i = 0; i < run->nworkers; i++)
-      if (run->workers[i] && !run->workers[i]->joined) hr_worker_wait(run->workers[i]);
+    /* Threads that reached their exit are joined, so their exit paths
+     * (orphaning, the thread_exit event) are complete too. */
+    for (uint32_t i = 0; i < run->nworkers; i++) {
+      hr_worker *w = run->workers[i];
+      if (!w || w->joined) continue;
+      if (w->exit_queued) hr_worker_join(w);
+      else hr_worker_wait(w);
+    }
   }
   collect_all(c);
   return !c->fail;
