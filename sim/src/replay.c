@@ -267,7 +267,10 @@ static json_t *oom_event_of(hr_run *run) {
   return json_pack("{ss}", "type", "oom");
 }
 
-static int write_run(hr_run *run, coord *c, bool oom, double wall) {
+static int write_run(hr_run *run, bool oom, double wall) {
+  /* In free mode the allocator's trim thread may still log trims: the
+   * events lock is held until the document is on disk. */
+  pthread_mutex_lock(&run->events.lock);
   json_t *doc = json_object();
   json_object_set_new(doc, "schema", json_pack("{ss si}", "name", "hakreplay-run", "version", 1));
   json_object_set_new(doc, "trace", trace_json(run));
@@ -283,7 +286,7 @@ static int write_run(hr_run *run, coord *c, bool oom, double wall) {
     rc = -1;
   }
   json_decref(doc);
-  (void)c;
+  pthread_mutex_unlock(&run->events.lock);
   return rc;
 }
 
@@ -426,7 +429,7 @@ int hr_replay(const hr_options *o) {
     if (hr_sample(&run, end_t) != 0) {
       fprintf(stderr, "hakreplay: %s: cannot write\n", o->ss_detail_path);
       rc = HR_EXIT_USAGE;
-    } else if (write_run(&run, &c, oom, hr_now() - c.started) != 0) {
+    } else if (write_run(&run, oom, hr_now() - c.started) != 0) {
       rc = HR_EXIT_USAGE;
     } else if (oom) {
       fprintf(stderr, "hakreplay: %s: event %llu: out of memory: %s\n", o->trace_path,
