@@ -270,6 +270,7 @@ struct hr_run {
   pthread_mutex_t turn_lock;   /* the coordinator's sleep on the turn */
   pthread_cond_t turn_cond;
   _Atomic bool coord_waiting;
+  _Atomic uint64_t coord_wait_for; /* the turn the sleeping coordinator needs */
   uint32_t nworkers;
   _Atomic uint32_t threads_started;
   uint32_t threads_alive;

@@ -76,7 +76,10 @@ static uint64_t submit(coord *c, hr_worker *w, hr_batch *b) {
   uint64_t seq = 0;
   if (run->opt->deterministic) {
     seq = run->next_seq++;
-    if (seq >= HR_RING) hr_wait_turn(run, seq - HR_RING + 1);
+    /* Ring full: wait until half of it has run, so the coordinator sleeps
+     * and wakes once per HR_RING / 2 batches, not once per batch. */
+    if (seq >= HR_RING && atomic_load(&run->turn) < seq - HR_RING + 1)
+      hr_wait_turn(run, seq - HR_RING / 2);
     b->seq = seq;
     atomic_store(&run->owner[seq % HR_RING], w);
     atomic_store(&run->assigned, seq + 1);

@@ -209,38 +209,44 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Sleeps until the turn reaches seq. Only the worker that is next spins
- * a little first: on two cores, more spinners would take the CPU from the
- * worker that holds the turn. */
+/* Waits until the turn reaches seq. While it is the next in line the
+ * worker spins (the turn usually comes within microseconds and a sleeping
+ * worker costs a futex wake on the critical path); otherwise it sleeps:
+ * on two cores, more spinners would take the CPU from the worker that
+ * holds the turn. The holder wakes its successor when it takes the turn
+ * (hr_wake_next), so the successor is spinning by the time it is needed. */
 static void wait_my_turn(hr_worker *w, uint64_t seq) {
   hr_run *run = w->run;
-  for (unsigned i = 0; i < 1000; i++) {
-    uint64_t turn = atomic_load_explicit(&run->turn, memory_order_acquire);
-    if (turn == seq) return;
-    if (turn + 1 != seq) break;
-    cpu_relax();
-  }
-  pthread_mutex_lock(&w->lock);
-  while (atomic_load(&run->turn) != seq) {
+  for (;;) {
+    for (unsigned i = 0; i < 20000; i++) {
+      uint64_t turn = atomic_load_explicit(&run->turn, memory_order_acquire);
+      if (turn == seq) return;
+      if (turn + 1 != seq) break;
+      cpu_relax();
+    }
+    pthread_mutex_lock(&w->lock);
     atomic_store(&w->waiting_turn, true);
-    if (atomic_load(&run->turn) == seq) break;
-    pthread_cond_wait(&w->cond, &w->lock);
+    if (atomic_load(&run->turn) != seq) pthread_cond_wait(&w->cond, &w->lock);
+    atomic_store(&w->waiting_turn, false);
+    pthread_mutex_unlock(&w->lock);
+    if (atomic_load(&run->turn) == seq) return;
   }
-  atomic_store(&w->waiting_turn, false);
-  pthread_mutex_unlock(&w->lock);
+}
+
+/* Wakes the owner of batch seq if it sleeps waiting for its turn. */
+static void wake_owner(hr_run *run, uint64_t seq) {
+  if (seq >= atomic_load(&run->assigned)) return; /* not queued yet: submit wakes it */
+  hr_worker *next = atomic_load(&run->owner[seq % HR_RING]);
+  if (!atomic_load(&next->waiting_turn)) return;
+  pthread_mutex_lock(&next->lock);
+  pthread_cond_broadcast(&next->cond);
+  pthread_mutex_unlock(&next->lock);
 }
 
 void hr_pass_turn(hr_run *run, uint64_t seq) {
   atomic_store(&run->turn, seq);
-  if (seq < atomic_load(&run->assigned)) {
-    hr_worker *next = atomic_load(&run->owner[seq % HR_RING]);
-    if (atomic_load(&next->waiting_turn)) {
-      pthread_mutex_lock(&next->lock);
-      pthread_cond_broadcast(&next->cond);
-      pthread_mutex_unlock(&next->lock);
-    }
-  }
-  if (atomic_load(&run->coord_waiting)) {
+  wake_owner(run, seq);
+  if (atomic_load(&run->coord_waiting) && seq >= atomic_load(&run->coord_wait_for)) {
     pthread_mutex_lock(&run->turn_lock);
     pthread_cond_broadcast(&run->turn_cond);
     pthread_mutex_unlock(&run->turn_lock);
@@ -253,6 +259,7 @@ void hr_wait_turn(hr_run *run, uint64_t seq) {
     cpu_relax();
   }
   pthread_mutex_lock(&run->turn_lock);
+  atomic_store(&run->coord_wait_for, seq);
   while (atomic_load(&run->turn) < seq) {
     atomic_store(&run->coord_waiting, true);
     if (atomic_load(&run->turn) >= seq) break;
@@ -269,7 +276,10 @@ static void *worker_main(void *arg) {
   hr_tl_trace_tid = w->tid;
   for (;;) {
     hr_batch *b = next_batch(w);
-    if (det) wait_my_turn(w, b->seq);
+    if (det) {
+      wait_my_turn(w, b->seq);
+      wake_owner(run, b->seq + 1); /* let the next in line start spinning */
+    }
     bool ok = !atomic_load(&run->abort);
     for (uint32_t i = 0; ok && i < b->n; i++) {
       if (b->ops[i].op == HR_OP_STARTED) run_started(run, &b->ops[i]);
