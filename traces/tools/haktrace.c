@@ -1,6 +1,7 @@
 /* haktrace.c — the `haktrace` command: validate, convert, stats (and gen,
- * in haktrace_gen.c).  Turns library errors into one line on stderr and
- * the project's exit codes: 0 success, 2 bad input or usage, 4 internal.
+ * in haktrace_gen.c; record, in haktrace_record.c).  Turns library errors
+ * into one line on stderr and the project's exit codes: 0 success, 2 bad
+ * input or usage, 4 internal.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include "haktrace.h"
 #include "ht_stats.h"
 #include "ht_trace.h"
+
+int hk_cmd_record(int argc, char **argv); /* haktrace_record.c */
 
 int hk_exit_code(int rc)
 {
@@ -277,7 +280,9 @@ static const char main_help[] =
     "  gen KIND ... -o FILE   generate a workload (larson, prodcons, churn, phase)\n"
     "  validate FILE...       check traces; exit 2 with FILE:LINE: event N: problem\n"
     "  convert IN OUT         change encoding by extension (.json, .jsonl, .hkt)\n"
-    "  stats [--json] FILE    events, threads, peak live set, remote-free fraction, sizes\n\n"
+    "  stats [--json] FILE    events, threads, peak live set, remote-free fraction, sizes\n"
+    "  record [-o FILE] -- PROGRAM ARGS...\n"
+    "                         record a real program's malloc-family calls (LD_PRELOAD)\n\n"
     "'haktrace COMMAND --help' describes each.  Exit codes: 0 success, 2 bad input or\n"
     "usage, 4 internal error.\n";
 
@@ -300,10 +305,8 @@ int main(int argc, char **argv)
         return cmd_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "gen") == 0)
         return hk_cmd_gen(argc - 1, argv + 1);
-    if (strcmp(cmd, "record") == 0) {
-        fprintf(stderr, "haktrace: 'record' is not implemented yet\n");
-        return HK_EXIT_INPUT;
-    }
+    if (strcmp(cmd, "record") == 0)
+        return hk_cmd_record(argc - 1, argv + 1);
     fprintf(stderr, "haktrace: unknown command '%s' (try haktrace --help)\n", cmd);
     return HK_EXIT_INPUT;
 }
