@@ -8,10 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ha.h"
 #include "internal.h"
 
 static const char usage_text[] =
     "usage: hakreplay TRACE [options]\n"
+    "       hakreplay plot RUN.json [-o DIR] [--format png|svg|both] [--ss-detail FILE.jsonl]\n"
+    "       hakreplay compare TRACE [--variants A,B,...] [--opt NAME=VALUE]... [-o DIR] [--jobs N]\n"
+    "       hakreplay check RUN.json --baseline FILE | check --record RUN.json -o FILE\n"
+    "(plot, compare, check: 'hakreplay plot --help' etc., docs/analysis.md)\n"
+    "\n"
     "Replays TRACE (.json, .jsonl or .hkt) on the hakmem-sim allocator, one real thread per\n"
     "trace thread, and writes what happened as JSON (docs/run-format.md).\n"
     "\n"
@@ -129,6 +135,10 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
 }
 
 int main(int argc, char **argv) {
+  /* The analysis subcommands (analysis/, docs/analysis.md). */
+  if (argc > 1 && !strcmp(argv[1], "plot")) return ha_plot_main(argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "compare")) return ha_compare_main(argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "check")) return ha_check_main(argc - 1, argv + 1);
   hr_options o;
   const char **opts = calloc((size_t)argc, sizeof *opts);
   if (!opts) return HR_EXIT_INTERNAL;

@@ -1,0 +1,330 @@
+/* compare.c: `hakreplay compare TRACE --variants A,B,... [--opt K=V]...
+ * [-o DIR] [--jobs N]` and `hakreplay compare RUN.json...`.  With a trace
+ * it replays it once per variant, each a separate process of this same
+ * executable (/proc/self/exe), --jobs at a time, into DIR/VARIANT/run.json;
+ * a replay that ran out of memory (exit 3) is a result like any other.
+ * Then compare_out.c writes the tables and plots. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define HA_MAX_VARIANTS 64
+
+static const char default_variants[] = "seed-buggy,fix-a,fix-b,phase1,lg20,reuse,adopt";
+
+static const char compare_usage[] =
+    "usage: hakreplay compare TRACE [--variants A,B,...] [--opt NAME=VALUE]... [-o DIR] [--jobs N]\n"
+    "       hakreplay compare RUN.json RUN.json... [-o DIR]\n"
+    "Replays TRACE under each variant (default: every preset: seed-buggy,fix-a,fix-b,phase1,\n"
+    "lg20,reuse,adopt) as separate hakreplay processes, N at a time (default: CPUs), or takes\n"
+    "existing runs; writes DIR (default: compare)/VARIANT/run.json and plots, compare.json,\n"
+    "compare.md (summary metrics side by side, ratios to the first variant), overlay plots\n"
+    "and index.html, and prints the table.\n"
+    "  --format png|svg|both    image format (default png)\n"
+    "  --no-variant-plots       only the comparison, not each variant's own plots\n"
+    "  passed to every replay:  --opt, --ops-per-ms N, --sample-every N, --thread-maps N,\n"
+    "                           --max-events N, --mode M, --quiet (also silences progress)\n"
+    "Exit: 0 done (a variant that ran out of memory is a result), 2 bad input or usage,\n"
+    "4 internal error.\n";
+
+static int usage_error(const char *msg, const char *arg) {
+  fprintf(stderr, "hakreplay compare: %s%s%s (try --help)\n", msg, arg ? ": " : "", arg ? arg : "");
+  return HA_EXIT_USAGE;
+}
+
+/* A run.json rather than a trace: a .json file whose schema says so. */
+static int is_run(const char *path) {
+  size_t n = strlen(path);
+  if (n < 5 || strcmp(path + n - 5, ".json")) return 0;
+  json_t *j;
+  ha_err err;
+  if (ha_json_load(path, &j, &err)) return 0;
+  const char *name = json_string_value(ha_path_get(j, "schema.name"));
+  int yes = name && !strcmp(name, "hakreplay-run");
+  json_decref(j);
+  return yes;
+}
+
+typedef struct job {
+  pid_t pid;
+  size_t v;
+} job;
+
+/* Replays the trace under every variant; fills v[i].replay_exit. */
+static int run_replays(const char *trace, ha_variant *v, size_t n, const char **pass, size_t npass,
+                       int jobs, int quiet, ha_err *err) {
+  job running[HA_MAX_VARIANTS];
+  size_t next = 0, nrun = 0;
+  int worst = 0;
+  const char **args = calloc(npass + 12, sizeof *args);
+  if (!args) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
+  while (next < n || nrun > 0) {
+    while (next < n && (int)nrun < jobs && worst == 0) {
+      size_t k = 0;
+      args[k++] = "hakreplay";
+      args[k++] = trace;
+      args[k++] = "--variant";
+      args[k++] = v[next].label;
+      for (size_t i = 0; i < npass; i++) args[k++] = pass[i];
+      args[k++] = "--quiet";
+      args[k++] = "-o";
+      args[k++] = v[next].run_path;
+      args[k] = NULL;
+      pid_t pid = fork();
+      if (pid < 0) {
+        worst = ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
+        break;
+      }
+      if (pid == 0) {
+        execv("/proc/self/exe", (char *const *)args);
+        _exit(127);
+      }
+      if (!quiet) fprintf(stderr, "compare: %s: replaying\n", v[next].label);
+      running[nrun].pid = pid;
+      running[nrun++].v = next++;
+    }
+    if (nrun == 0) break;
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      worst = ha_fail(err, HA_ERR_INTERNAL, "waitpid: %s", strerror(errno));
+      break;
+    }
+    size_t r = 0;
+    while (r < nrun && running[r].pid != pid) r++;
+    if (r == nrun) continue; /* not ours */
+    ha_variant *d = &v[running[r].v];
+    running[r] = running[--nrun];
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    d->replay_exit = code;
+    if (!quiet) fprintf(stderr, "compare: %s: %s\n", d->label,
+                        code == 0 ? "done" : code == 3 ? "done, out of memory" : "FAILED");
+    if (code == 0 || code == 3 || worst) continue;
+    if (code == 2)
+      worst = ha_fail(err, HA_ERR_INPUT, "%s: the replay under variant %s exited 2 (bad input or variant; its message is above)",
+                      trace, d->label);
+    else
+      worst = ha_fail(err, HA_ERR_INTERNAL, "%s: the replay under variant %s %s %d", trace, d->label,
+                      WIFEXITED(status) ? "exited" : "was killed by signal",
+                      WIFEXITED(status) ? code : WTERMSIG(status));
+  }
+  /* After a failure nothing new starts; what runs is waited for. */
+  while (nrun > 0) {
+    int status;
+    if (waitpid(running[--nrun].pid, &status, 0) < 0 && errno == EINTR) nrun++;
+  }
+  free(args);
+  return worst;
+}
+
+/* Every variant's own plots, in child processes, jobs at a time (gnuplot
+ * takes most of compare's time).  A child reports its own error. */
+static int plot_variants(const ha_variant *v, size_t n, int formats, int jobs, ha_err *err) {
+  size_t next = 0, nrun = 0;
+  int failed = 0;
+  if (formats & HA_FMT_PNG) ha_png_terminal(); /* probe once, before the children */
+  while (next < n || nrun > 0) {
+    while (next < n && (int)nrun < jobs && !failed) {
+      fflush(NULL);
+      pid_t pid = fork();
+      if (pid < 0) return ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
+      if (pid == 0) {
+        ha_err e;
+        int rc = ha_plot_run(v[next].run, v[next].run_path, NULL, v[next].dir, formats, &e);
+        if (rc) fprintf(stderr, "hakreplay compare: %s\n", e.msg);
+        _exit(rc ? -rc : 0);
+      }
+      next++;
+      nrun++;
+    }
+    if (nrun == 0) break;
+    int status;
+    if (waitpid(-1, &status, 0) < 0) {
+      if (errno == EINTR) continue;
+      return ha_fail(err, HA_ERR_INTERNAL, "waitpid: %s", strerror(errno));
+    }
+    nrun--;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = WIFEXITED(status) ? WEXITSTATUS(status) : HA_EXIT_INTERNAL;
+  }
+  if (failed) return ha_fail(err, -failed, "a variant's plots failed (message above)");
+  return 0;
+}
+
+static int add_variant(ha_variant *v, size_t *n, const char *label, ha_err *err) {
+  if (*n == HA_MAX_VARIANTS) return ha_fail(err, HA_ERR_INPUT, "more than %d variants", HA_MAX_VARIANTS);
+  ha_variant *d = &v[(*n)++];
+  memset(d, 0, sizeof *d);
+  ha_label(d->label, sizeof d->label, label);
+  for (size_t i = 0; i + 1 < *n; i++)
+    if (!strcmp(v[i].label, d->label)) return ha_fail(err, HA_ERR_INPUT, "variant %s given twice", d->label);
+  return 0;
+}
+
+/* Labels of existing runs: their preset, or their file name when the
+ * preset is missing or already taken, then -2, -3, ... until unique. */
+static void label_runs(ha_variant *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const char *preset = json_string_value(ha_path_get(v[i].run, "config.preset"));
+    char base[256];
+    if (preset && strcmp(preset, "none")) {
+      snprintf(base, sizeof base, "%s", preset);
+    } else {
+      snprintf(base, sizeof base, "%s", ha_basename(v[i].run_path));
+      size_t len = strlen(base);
+      if (len > 5 && !strcmp(base + len - 5, ".json")) base[len - 5] = '\0';
+    }
+    ha_label(v[i].label, sizeof v[i].label, base);
+    for (size_t k = 2, j = 0; j < i; j++) {
+      if (strcmp(v[j].label, v[i].label)) continue;
+      char tmp[300];
+      snprintf(tmp, sizeof tmp, "%.50s-%zu", base, k++);
+      ha_label(v[i].label, sizeof v[i].label, tmp);
+      j = (size_t)-1; /* start over: the new name may be taken too */
+    }
+  }
+}
+
+int ha_compare_main(int argc, char **argv) {
+  const char *dir = "compare", *variants = NULL;
+  const char **inputs = calloc((size_t)argc, sizeof *inputs);
+  const char **pass = calloc((size_t)argc, sizeof *pass);
+  ha_variant *v = calloc(HA_MAX_VARIANTS, sizeof *v);
+  size_t ninputs = 0, npass = 0, n = 0;
+  int formats = HA_FMT_PNG, jobs = 0, quiet = 0, variant_plots = 1, rc = 0;
+  char *md = NULL;
+  ha_err err;
+  if (!inputs || !pass || !v) {
+    fprintf(stderr, "hakreplay compare: out of memory\n");
+    rc = HA_EXIT_INTERNAL;
+    goto out;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(compare_usage, stdout);
+      goto out;
+    }
+    if (!strcmp(a, "--quiet")) {
+      quiet = 1;
+      continue;
+    }
+    if (!strcmp(a, "--no-variant-plots")) {
+      variant_plots = 0;
+      continue;
+    }
+    if (a[0] != '-') {
+      inputs[ninputs++] = a;
+      continue;
+    }
+    if (!val) {
+      rc = usage_error("missing value for", a);
+      goto out;
+    }
+    i++;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) dir = val;
+    else if (!strcmp(a, "--variants")) variants = val;
+    else if (!strcmp(a, "--format")) {
+      if (ha_parse_format(val, &formats)) {
+        rc = usage_error("--format: expected png, svg or both, got", val);
+        goto out;
+      }
+    } else if (!strcmp(a, "--jobs")) {
+      char *end;
+      long j = strtol(val, &end, 10);
+      if (*end || end == val || j < 1 || j > 1024) {
+        rc = usage_error("--jobs: expected an integer >= 1, got", val);
+        goto out;
+      }
+      jobs = (int)j;
+    } else if (!strcmp(a, "--opt") || !strcmp(a, "--ops-per-ms") || !strcmp(a, "--sample-every") ||
+               !strcmp(a, "--thread-maps") || !strcmp(a, "--max-events") || !strcmp(a, "--mode")) {
+      pass[npass++] = a; /* the replayer checks the values */
+      pass[npass++] = val;
+    } else {
+      rc = usage_error("unknown option", a);
+      goto out;
+    }
+  }
+  if (ninputs == 0) {
+    rc = usage_error("no trace or run.json given", NULL);
+    goto out;
+  }
+  if (jobs == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = cpus > 0 ? (int)cpus : 1;
+  }
+
+  int runs = is_run(inputs[0]);
+  for (size_t i = 1; i < ninputs; i++)
+    if (!is_run(inputs[i])) {
+      rc = usage_error(runs ? "expected run.json files only, got" : "one trace at a time (or several run.json files); also given", inputs[i]);
+      goto out;
+    }
+  if (ninputs > 1) runs = 1;
+  if (runs && (variants || npass)) {
+    rc = usage_error("--variants and replay options go with a trace, not with run.json files", NULL);
+    goto out;
+  }
+  if (!runs && access(inputs[0], R_OK) != 0) {
+    fprintf(stderr, "hakreplay compare: %s: cannot open: %s\n", inputs[0], strerror(errno));
+    rc = HA_EXIT_USAGE;
+    goto out;
+  }
+
+  if ((rc = ha_mkdirs(dir, &err))) goto fail;
+  if (runs) {
+    for (size_t i = 0; i < ninputs; i++) {
+      if (n == HA_MAX_VARIANTS) {
+        rc = ha_fail(&err, HA_ERR_INPUT, "more than %d runs", HA_MAX_VARIANTS);
+        goto fail;
+      }
+      n++; /* labelled below, once every run is loaded */
+      snprintf(v[i].run_path, sizeof v[i].run_path, "%s", inputs[i]);
+      if ((rc = ha_run_load(inputs[i], &v[i].run, &err))) goto fail;
+      v[i].replay_exit = json_is_object(ha_path_get(v[i].run, "summary.oom")) ? 3 : 0;
+    }
+    label_runs(v, n);
+  } else {
+    char list[1024];
+    snprintf(list, sizeof list, "%s", variants ? variants : default_variants);
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+      if ((rc = add_variant(v, &n, tok, &err))) goto fail;
+    if (n == 0) {
+      rc = usage_error("--variants: no variant given", variants);
+      goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+      if ((rc = ha_join(v[i].dir, sizeof v[i].dir, dir, v[i].label, &err)) || (rc = ha_mkdirs(v[i].dir, &err)) ||
+          (rc = ha_join(v[i].run_path, sizeof v[i].run_path, v[i].dir, "run.json", &err)))
+        goto fail;
+    }
+    if ((rc = run_replays(inputs[0], v, n, pass, npass, jobs, quiet, &err))) goto fail;
+    for (size_t i = 0; i < n; i++)
+      if ((rc = ha_run_load(v[i].run_path, &v[i].run, &err))) {
+        rc = HA_ERR_INTERNAL; /* the replayer wrote it: not the user's input */
+        goto fail;
+      }
+  }
+  for (size_t i = 0; i < n; i++)
+    if ((rc = ha_join(v[i].dir, sizeof v[i].dir, dir, v[i].label, &err))) goto fail;
+  if (variant_plots && (rc = plot_variants(v, n, formats, jobs, &err))) goto fail;
+  if ((rc = ha_compare_write(v, n, dir, formats, variant_plots, &md, &err))) goto fail;
+  fputs(md, stdout);
+  if (!quiet) fprintf(stderr, "compare: wrote %s/index.html, compare.md, compare.json\n", dir);
+  goto out;
+fail:
+  fprintf(stderr, "hakreplay compare: %s\n", err.msg);
+  rc = -rc;
+out:
+  for (size_t i = 0; v && i < n; i++) json_decref(v[i].run);
+  free(md);
+  free(v);
+  free(inputs);
+  free(pass);
+  return rc;
+}

@@ -1,0 +1,232 @@
+/* compare_out.c: what `hakreplay compare` writes once the runs exist:
+ * compare.json (every compared metric exactly, and its ratio to the first
+ * variant), compare.md (the same as a Markdown table, readable values),
+ * the overlay plots (one line per variant) and index.html, which links to
+ * each variant's own plots when they were drawn.  A variant that ran out of memory is a column like
+ * the others, marked OOM. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* value / first variant's value, when both are numbers and the first is not 0. */
+static int ratio(const ha_variant *v, size_t i, const ha_metric *m, double *r) {
+  const json_t *a = ha_path_get(json_object_get(v[i].run, "summary"), m->path);
+  const json_t *b = ha_path_get(json_object_get(v[0].run, "summary"), m->path);
+  double x = ha_num(a), y = ha_num(b);
+  if (isnan(x) || isnan(y) || y == 0) return 0;
+  *r = x / y;
+  return 1;
+}
+
+static void fmt_ratio(char *buf, size_t n, double r) {
+  snprintf(buf, n, r != 0 && (fabs(r) < 0.01 || fabs(r) >= 1000) ? "%.2ex" : "%.3gx", r);
+}
+
+static void trace_line(const ha_variant *v, size_t n, char *buf, size_t len) {
+  char trace[320], variant[96];
+  ha_run_names(v[0].run, trace, sizeof trace, variant, sizeof variant);
+  const char *hash = json_string_value(ha_path_get(v[0].run, "trace.hash"));
+  int same = 1;
+  for (size_t i = 1; i < n; i++) {
+    const char *h = json_string_value(ha_path_get(v[i].run, "trace.hash"));
+    same &= h && hash && !strcmp(h, hash);
+  }
+  if (same) snprintf(buf, len, "trace %s", trace);
+  else snprintf(buf, len, "several traces (first: %s)", trace);
+}
+
+static int write_json(const ha_variant *v, size_t n, const char *dir, ha_err *err) {
+  json_t *doc = json_pack("{s:{s:s, s:i}, s:O?, s:s}", "schema", "name", "hakreplay-compare",
+                          "version", 1, "trace", json_object_get(v[0].run, "trace"), "baseline",
+                          v[0].label);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *summary = json_object(), *ratios = json_object();
+    for (size_t k = 0; k < ha_ncompare_metrics; k++) {
+      const ha_metric *m = &ha_compare_metrics[k];
+      json_t *val = ha_path_get(json_object_get(v[i].run, "summary"), m->path);
+      json_object_set_new(summary, m->path, val ? json_deep_copy(val) : json_null());
+      double r;
+      if (strcmp(m->path, "oom")) json_object_set_new(ratios, m->path, ratio(v, i, m, &r) ? json_real(r) : json_null());
+    }
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:O?, s:i, s:b, s:o, s:o}", "name", v[i].label,
+                                         "run", v[i].run_path, "preset",
+                                         json_string_value(ha_path_get(v[i].run, "config.preset")),
+                                         "trace_hash", ha_path_get(v[i].run, "trace.hash"),
+                                         "replay_exit", v[i].replay_exit, "oom", v[i].replay_exit == 3,
+                                         "summary", summary, "ratio", ratios));
+  }
+  json_object_set_new(doc, "variants", arr);
+  ha_out o;
+  int rc = ha_out_open(&o, dir, "compare.json", err);
+  if (!rc) {
+    if (json_dumpf(doc, o.f, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0) {
+      ha_out_abort(&o);
+      rc = ha_fail(err, HA_ERR_INTERNAL, "%s/compare.json: write failed", dir);
+    } else {
+      fputc('\n', o.f);
+      rc = ha_out_commit(&o, err);
+    }
+  }
+  json_decref(doc);
+  return rc;
+}
+
+/* One table cell: the value, then its ratio to the first variant. */
+static void cell(char *buf, size_t len, const ha_variant *v, size_t i, const ha_metric *m) {
+  char val[128], rt[48];
+  double r;
+  ha_metric_text(val, sizeof val, json_object_get(v[i].run, "summary"), m);
+  if (i > 0 && ratio(v, i, m, &r)) {
+    fmt_ratio(rt, sizeof rt, r);
+    snprintf(buf, len, "%s (%s)", val, rt);
+  } else {
+    snprintf(buf, len, "%s", val);
+  }
+}
+
+static char *markdown(const ha_variant *v, size_t n) {
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  if (!f) return NULL;
+  char line[512], c[256];
+  trace_line(v, n, line, sizeof line);
+  fprintf(f, "# hakreplay compare\n\n%s; in parentheses, the ratio to the first variant (%s).\n\n",
+          line, v[0].label);
+  fputs("| metric |", f);
+  for (size_t i = 0; i < n; i++) fprintf(f, " %s%s |", v[i].label, v[i].replay_exit == 3 ? " (OOM)" : "");
+  fputs("\n|---|", f);
+  for (size_t i = 0; i < n; i++) fputs("---:|", f);
+  fputc('\n', f);
+  for (size_t k = 0; k < ha_ncompare_metrics; k++) {
+    fprintf(f, "| %s |", ha_compare_metrics[k].label);
+    for (size_t i = 0; i < n; i++) {
+      cell(c, sizeof c, v, i, &ha_compare_metrics[k]);
+      fprintf(f, " %s |", c);
+    }
+    fputc('\n', f);
+  }
+  fclose(f);
+  return text;
+}
+
+static int write_overlays(const ha_variant *v, size_t n, const char *dir, int formats, ha_err *err) {
+  char files[4096] = "", names[4096] = "", title[512];
+  int any[3] = {0, 0, 0};
+  double tmax = 1;
+  for (size_t i = 0; i < n; i++) {
+    char name[128];
+    snprintf(name, sizeof name, "ovl_%s.dat", v[i].label);
+    ha_out o;
+    int rc = ha_out_open(&o, dir, name, err);
+    if (rc) return rc;
+    fputs("# t ss_mapped_bytes(H) live_superslabs utilization(R/H)  (0 written NaN: log axes)\n", o.f);
+    size_t k;
+    const json_t *s;
+    json_array_foreach(json_object_get(v[i].run, "samples"), k, s) {
+      static const char *cols[] = {"ss_mapped_bytes", "ss.live", "utilization"};
+      fprintf(o.f, "%lld", (long long)ha_num(json_object_get(s, "t")));
+      for (int c = 0; c < 3; c++) {
+        const json_t *x = ha_path_get(s, cols[c]);
+        if (ha_num(x) > 0) {
+          any[c] = 1;
+          if (json_is_integer(x)) fprintf(o.f, " %lld", (long long)json_integer_value(x));
+          else fprintf(o.f, " %.9g", ha_num(x));
+        } else {
+          fputs(" NaN", o.f);
+        }
+      }
+      fputc('\n', o.f);
+    }
+    if ((rc = ha_out_commit(&o, err))) return rc;
+    double t = ha_num(ha_path_get(v[i].run, "summary.events"));
+    if (t > tmax) tmax = t;
+    snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", i ? " " : "", name);
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s%s", i ? " " : "", v[i].label,
+             v[i].replay_exit == 3 ? "(OOM)" : "");
+  }
+  trace_line(v, n, title, sizeof title);
+  static const char *plots[] = {"ovl_mapped", "ovl_live", "ovl_util"};
+  for (int p = 0; p < 3; p++) {
+    char vars[9000] = "", script[64];
+    ha_var_str(vars, sizeof vars, "files", files);
+    ha_var_str(vars, sizeof vars, "names", names);
+    ha_var_str(vars, sizeof vars, "title", title);
+    ha_var_num(vars, sizeof vars, "tmax", tmax);
+    ha_var_num(vars, sizeof vars, "nodata", !any[p]);
+    snprintf(script, sizeof script, "%s.gp", plots[p]);
+    int rc = ha_render(dir, script, vars, plots[p], formats, err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int write_index(const ha_variant *v, size_t n, const char *dir, int formats, int variant_plots,
+                       ha_err *err) {
+  ha_out o;
+  int rc = ha_out_open(&o, dir, "index.html", err);
+  if (rc) return rc;
+  char line[512], c[256];
+  trace_line(v, n, line, sizeof line);
+  ha_html_head(o.f, "hakreplay compare");
+  fputs("<p>", o.f);
+  ha_html_escape(o.f, line);
+  fputs("; in parentheses, the ratio to the first variant. Also: <a href=\"compare.md\">compare.md</a>, "
+        "<a href=\"compare.json\">compare.json</a>.</p>\n<table>\n<tr><th>metric</th>", o.f);
+  for (size_t i = 0; i < n; i++) {
+    fputs("<th>", o.f);
+    if (variant_plots) fprintf(o.f, "<a href=\"%s/index.html\">%s</a>", v[i].label, v[i].label);
+    else fputs(v[i].label, o.f);
+    fprintf(o.f, "%s</th>", v[i].replay_exit == 3 ? " (OOM)" : "");
+  }
+  fputs("</tr>\n", o.f);
+  for (size_t k = 0; k < ha_ncompare_metrics; k++) {
+    fputs("<tr><td>", o.f);
+    ha_html_escape(o.f, ha_compare_metrics[k].label);
+    fputs("</td>", o.f);
+    for (size_t i = 0; i < n; i++) {
+      cell(c, sizeof c, v, i, &ha_compare_metrics[k]);
+      fputs("<td>", o.f);
+      ha_html_escape(o.f, c);
+      fputs("</td>", o.f);
+    }
+    fputs("</tr>\n", o.f);
+  }
+  fputs("</table>\n", o.f);
+  static const char *plots[][2] = {
+      {"ovl_mapped", "SuperSlab mapped bytes (H) over time, one line per variant."},
+      {"ovl_live", "Live SuperSlabs over time, one line per variant."},
+      {"ovl_util", "Utilization R/H over time, one line per variant."}};
+  for (int p = 0; p < 3; p++)
+    fprintf(o.f, "<figure><img src=\"%s.%s\" alt=\"%s\"><figcaption>%s</figcaption></figure>\n",
+            plots[p][0], ha_image_ext(formats), plots[p][0], plots[p][1]);
+  if (variant_plots) {
+    fputs("<p>Each variant's own plots:", o.f);
+    for (size_t i = 0; i < n; i++) fprintf(o.f, " <a href=\"%s/index.html\">%s</a>", v[i].label, v[i].label);
+    fputs("</p>\n", o.f);
+  }
+  fputs("</body>\n</html>\n", o.f);
+  return ha_out_commit(&o, err);
+}
+
+int ha_compare_write(ha_variant *v, size_t n, const char *dir, int formats, int variant_plots,
+                     char **md, ha_err *err) {
+  *md = NULL;
+  int rc;
+  if ((rc = write_json(v, n, dir, err))) return rc;
+  char *text = markdown(v, n);
+  if (!text) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
+  if ((rc = ha_write_text(dir, "compare.md", text, err)) || (rc = write_overlays(v, n, dir, formats, err))) {
+    free(text);
+    return rc;
+  }
+  if ((rc = write_index(v, n, dir, formats, variant_plots, err))) {
+    free(text);
+    return rc;
+  }
+  *md = text;
+  return 0;
+}

@@ -1,0 +1,145 @@
+/* internal.h: what the analysis modules share.  Glossary: a "run" is a
+ * parsed run.json; a "plot" is one gnuplot script (embedded at build time
+ * from analysis/gp/) plus the data file the C side writes for it; "dir" is
+ * the output directory, where scripts, data and images all land so that
+ * `cd dir && gnuplot ladder.gp` redraws a picture by hand. */
+#ifndef HA_INTERNAL_H
+#define HA_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "ha.h"
+
+#define HA_PATH_MAX 4096
+
+/* ---- util.c: errors, JSON access, text ---- */
+
+/* Formats err->msg and returns code (HA_ERR_INPUT or HA_ERR_INTERNAL). */
+int ha_fail(ha_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Reads and parses a JSON file; HA_ERR_INPUT naming the file and line. */
+int ha_json_load(const char *path, json_t **out, ha_err *err);
+/* A number (integer or real) as double; NAN for anything else. */
+double ha_num(const json_t *v);
+/* Exact text of a scalar for tables and data files (integers in full). */
+void ha_fmt_value(char *buf, size_t n, const json_t *v);
+/* Bytes as "1.57 GiB" (exact below 1 KiB). */
+void ha_fmt_bytes(char *buf, size_t n, double bytes);
+/* The trace's short name (file name, generator) and the variant's
+ * (config.preset, "none" when unset), for titles. */
+void ha_run_names(const json_t *run, char *trace, size_t tn, char *variant, size_t vn);
+const char *ha_basename(const char *path);
+/* dir/name into buf; HA_ERR_INPUT when too long. */
+int ha_join(char *buf, size_t n, const char *dir, const char *name, ha_err *err);
+/* mkdir -p of one directory and its parents. */
+int ha_mkdirs(const char *dir, ha_err *err);
+/* Only [A-Za-z0-9._-]: labels that are file names and gnuplot words. */
+void ha_label(char *buf, size_t n, const char *text);
+
+/* ---- outfile.c: every file is written to a temporary name and renamed ---- */
+
+typedef struct ha_out {
+  FILE *f;
+  char tmp[HA_PATH_MAX];
+  char path[HA_PATH_MAX];
+} ha_out;
+
+/* dir/name, or name alone when dir is NULL. */
+int ha_out_open(ha_out *o, const char *dir, const char *name, ha_err *err);
+/* Closes and renames into place; on any write error removes the temp file. */
+int ha_out_commit(ha_out *o, ha_err *err);
+void ha_out_abort(ha_out *o);
+/* Writes a whole text file (temp + rename). */
+int ha_write_text(const char *dir, const char *name, const char *text, ha_err *err);
+
+/* ---- scripts (generated ha_scripts.c): the texts of analysis/gp/ ---- */
+
+typedef struct ha_script {
+  const char *name; /* "ladder.gp" */
+  const char *text;
+} ha_script;
+extern const ha_script ha_scripts[];
+extern const size_t ha_nscripts;
+const char *ha_script_text(const char *name);
+
+/* ---- gnuplot.c: running gnuplot ---- */
+
+/* "pngcairo" when this gnuplot has it, else "png"; NULL if no gnuplot. */
+const char *ha_png_terminal(void);
+/* Writes script into dir, runs `gnuplot -e VARS script` in dir with
+ * outfile set to a temporary name, renames it to out on success. */
+int ha_gnuplot(const char *dir, const char *script, const char *vars, const char *term,
+               const char *out, ha_err *err);
+/* Appends name='text' (gnuplot single-quoted) to a vars string. */
+void ha_var_str(char *vars, size_t n, const char *name, const char *text);
+void ha_var_num(char *vars, size_t n, const char *name, double v);
+
+/* ---- data.c / ssdetail.c: the data files of one run ---- */
+
+/* What the scripts need to know beside the data (passed as -e variables). */
+typedef struct ha_plotinfo {
+  double tmax;        /* last event index */
+  double opms;        /* ops_per_ms, for the logical-seconds axis */
+  int ladder_nodata;  /* no positive value on the log axes */
+  int ntrims;         /* trim events */
+  double trim_boxw;   /* bar width of a trim pass, in events */
+  int nss;            /* SuperSlab rows of the per-SuperSlab heat map */
+  int ss_per_row;     /* SuperSlab ids per row there */
+  int has_ssdetail;
+  long events_dropped;
+} ha_plotinfo;
+
+int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err *err);
+int ha_ssdetail_write(const char *jsonl, const char *dir, ha_plotinfo *info, ha_err *err);
+
+/* ---- html.c ---- */
+
+void ha_html_escape(FILE *f, const char *s);
+void ha_html_head(FILE *f, const char *title);
+/* The summary table of one run (rows: metric, value). */
+void ha_html_summary(FILE *f, const json_t *run);
+
+/* ---- html.c: the summary metrics tables show ---- */
+
+/* The summary metrics compared, in table order. */
+typedef struct ha_metric {
+  const char *path;  /* under summary */
+  const char *label;
+  int bytes;         /* show as bytes */
+} ha_metric;
+extern const ha_metric ha_compare_metrics[];
+extern const size_t ha_ncompare_metrics;
+/* A metric of a run's summary as table text ("1.57 GiB", "OOM at t=...", "no"). */
+void ha_metric_text(char *buf, size_t n, const json_t *summary, const ha_metric *m);
+
+/* ---- plot.c ---- */
+
+/* The title line every plot of a run carries: trace and variant. */
+void ha_plot_title(const json_t *run, char *buf, size_t n);
+/* Renders one script for each requested format: out is the image name
+ * without extension.  For plot and compare alike. */
+int ha_render(const char *dir, const char *script, const char *vars, const char *out,
+              int formats, ha_err *err);
+/* The image to show in HTML for a rendered name ("ladder.png" or .svg). */
+const char *ha_image_ext(int formats);
+/* "png", "svg", "both" into HA_FMT_* bits; -1 for anything else. */
+int ha_parse_format(const char *v, int *formats);
+
+/* ---- compare.c / compare_out.c ---- */
+
+/* One column of a comparison. */
+typedef struct ha_variant {
+  char label[64];            /* preset or file name: a file name and a gnuplot word */
+  char run_path[HA_PATH_MAX];
+  char dir[HA_PATH_MAX];     /* its own plots: DIR/label */
+  int replay_exit;           /* 0, or 3 when the replay ran out of memory */
+  json_t *run;
+} ha_variant;
+
+/* compare.json, compare.md, overlay plots and index.html (linking to
+ * DIR/label/index.html when variant_plots).  *md gets the Markdown table
+ * (malloc'd) for printing. */
+int ha_compare_write(ha_variant *v, size_t n, const char *dir, int formats, int variant_plots,
+                     char **md, ha_err *err);
+
+#endif
