@@ -18,7 +18,9 @@
 extern "C" {
 #endif
 
-/* Counters of what the preload layer did outside the instance. */
+#ifndef __cplusplus
+/* Counters of what the preload layer did outside the instance (C only:
+ * new.cc needs none of them). */
 typedef struct hak_preload_counters {
   _Atomic uint64_t foreign_frees;     /* free() of a pointer no one here handed out */
   _Atomic uint64_t foreign_reallocs;  /* realloc() of such a pointer (NULL returned) */
@@ -29,6 +31,7 @@ typedef struct hak_preload_counters {
 } hak_preload_counters;
 
 extern hak_preload_counters hak_preload_counts;
+#endif
 
 /* The global instance, created on first use; NULL only in the thread that
  * is creating it (its own nested calls use the bootstrap arena). */
