@@ -13,6 +13,11 @@ packages=(
   libjansson-dev    # run.json, configuration and stats as JSON
   libcmocka-dev     # unit tests
   gnuplot-nox       # plots
+  python3           # libhakmem.so tests: a real Debian program, and JSON checks
+  time              # /usr/bin/time -f %M: peak RSS in allocator/bench/larson/compare.sh
+  libmimalloc-dev   # compare.sh only (LD_PRELOAD): mimalloc
+  libjemalloc-dev   # compare.sh only: jemalloc
+  libtcmalloc-minimal4  # compare.sh only: tcmalloc
 )
 
 missing=()
