@@ -6,15 +6,15 @@
  *
  * Invariants:
  * - The recorder never calls the libc allocator for itself: its buffers
- *   are MAP_SHARED chunks of the raw log, its thread trampolines come from
+ *   are slots of the MAP_SHARED raw log, its thread trampolines come from
  *   an mmap'd pool, and calls made while it resolves libc with dlsym are
  *   served from a static bootstrap buffer.
  * - Order: one atomic sequence counter; a free takes its number (and
  *   commits its record) before the real free, an allocation after the real
  *   call returns, so a free never precedes the allocation it ends, and a
  *   record is committed before its result reaches the program.
- * - Memory: one 64 KiB chunk mapped per live thread; full chunks are
- *   unmapped (the data stays in the file).
+ * - Memory: one 64 KiB slot per live thread, reused by later threads (LIFO,
+ *   so its pages stay hot); a full slot is copied into the file with pwrite.
  * - Only the process whose pid is $HAKRECORD_PID records.  A fork child
  *   stops at once (atfork handler); other processes that inherit the
  *   preload (exec'd children) stay out and are counted.
@@ -60,10 +60,12 @@ enum { ST_UNINIT = 0, ST_INIT = 1, ST_READY = 2, ST_OFF = 3 };
 static _Atomic int g_state;
 static _Atomic uint64_t g_seq = 1; /* next sequence number */
 static _Atomic uint32_t g_next_tid = 1;
-static ht_raw_header *g_hdr; /* the shared header page */
+static ht_raw_header *g_hdr;  /* the shared header page */
+static unsigned char *g_slots; /* the slot area, mapped shared */
 static int g_fd = -1;
-static pthread_mutex_t g_grow_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t g_file_size; /* under g_grow_lock */
+static pthread_mutex_t g_slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t g_slot_free[HT_RAW_SLOTS]; /* released slots, a stack (under g_slot_lock) */
+static uint32_t g_slot_nfree;
 static pthread_key_t g_key;
 static long g_page = 4096;
 
@@ -71,9 +73,10 @@ static long g_page = 4096;
 
 enum { TH_NEW = 0, TH_REC = 1, TH_EXITED = 2 };
 typedef struct tstate {
-    ht_raw_rec *cur, *end; /* free records of the current chunk */
-    void *chunk;
-    uint64_t chunk_no;
+    ht_raw_chunk *slot; /* this thread's buffer: a slot of the log, or private memory */
+    ht_raw_rec *recs;   /* its records */
+    uint64_t n;         /* records in it */
+    uint32_t slot_idx;  /* UINT32_MAX: private */
     uint32_t tid;
     uint8_t state; /* TH_* */
     uint8_t busy;  /* inside the recorder: nested calls pass through */
@@ -126,63 +129,101 @@ static size_t boot_size(const void *p)
 
 /* ---- the raw log ------------------------------------------------------- */
 
-/* Grows the file (sparse) to cover END; never shrinks it. */
-static bool cover(uint64_t end)
+/* Gives the thread a slot: a released one (hot pages) or a new one; beyond
+ * HT_RAW_SLOTS threads at once, private memory. */
+static bool slot_take(tstate *ts)
 {
-    bool ok = true;
-    pthread_mutex_lock(&g_grow_lock);
-    if (end > g_file_size) {
-        uint64_t want = end + 64 * (uint64_t)HT_RAW_CHUNK_BYTES;
-        if (ftruncate(g_fd, (off_t)want) == 0)
-            g_file_size = want;
-        else
-            ok = false;
+    uint32_t idx = UINT32_MAX;
+    pthread_mutex_lock(&g_slot_lock);
+    if (g_slot_nfree)
+        idx = g_slot_free[--g_slot_nfree];
+    else if (g_hdr->slots < HT_RAW_SLOTS)
+        idx = (uint32_t)g_hdr->slots++;
+    pthread_mutex_unlock(&g_slot_lock);
+    ht_raw_chunk *sl;
+    if (idx != UINT32_MAX) {
+        sl = (ht_raw_chunk *)(g_slots + (size_t)idx * HT_RAW_CHUNK_BYTES);
+    } else {
+        count(HT_RAW_C_slotless_threads);
+        sl = mmap(NULL, HT_RAW_CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                  -1, 0);
+        if (sl == MAP_FAILED)
+            return false;
     }
-    pthread_mutex_unlock(&g_grow_lock);
-    return ok;
+    sl->tid = ts->tid;
+    sl->chunk_no = 0;
+    __atomic_store_n(&sl->n, 0, __ATOMIC_RELEASE);
+    sl->in_use = 1;
+    sl->magic = HT_RAW_CHUNK_MAGIC;
+    ts->slot = sl;
+    ts->slot_idx = idx;
+    ts->recs = (ht_raw_rec *)((char *)sl + HT_RAW_CHUNK_HDR);
+    ts->n = 0;
+    return true;
 }
 
-/* Unmaps the thread's full chunk and claims the next one in the file. */
-static bool next_chunk(tstate *ts)
+/* Copies the slot's records into the next chunk of the file and empties
+ * it.  Killed midway, the slot still holds them (n is reset only after the
+ * copy) and the converter keeps the chunk when both exist. */
+static void slot_flush(tstate *ts)
 {
-    if (ts->chunk) {
-        munmap(ts->chunk, HT_RAW_CHUNK_BYTES);
-        ts->chunk = NULL;
-        ts->cur = ts->end = NULL;
-    }
+    ht_raw_chunk *sl = ts->slot;
+    if (!sl || ts->n == 0)
+        return;
     uint64_t i = __atomic_fetch_add(&g_hdr->chunks, 1, __ATOMIC_RELAXED);
-    uint64_t off = HT_RAW_HEADER_BYTES + i * (uint64_t)HT_RAW_CHUNK_BYTES;
-    if (!cover(off + HT_RAW_CHUNK_BYTES))
-        return false;
-    void *m = mmap(NULL, HT_RAW_CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd, (off_t)off);
-    if (m == MAP_FAILED)
-        return false;
-    ht_raw_chunk *ch = m;
-    ch->tid = ts->tid;
-    ch->chunk_no = ts->chunk_no++;
-    __atomic_store_n(&ch->magic, HT_RAW_CHUNK_MAGIC, __ATOMIC_RELEASE);
-    ts->chunk = m;
-    ts->cur = (ht_raw_rec *)((char *)m + HT_RAW_CHUNK_HDR);
-    ts->end = ts->cur + HT_RAW_CHUNK_RECS;
-    return true;
+    size_t len = HT_RAW_CHUNK_HDR + ts->n * sizeof(ht_raw_rec), done = 0;
+    off_t off = (off_t)(HT_RAW_CHUNKS_OFF + i * (uint64_t)HT_RAW_CHUNK_BYTES);
+    while (done < len) {
+        ssize_t w = pwrite(g_fd, (char *)sl + done, len - done, off + (off_t)done);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            __atomic_fetch_add(&g_hdr->counters[HT_RAW_C_lost_records], ts->n, __ATOMIC_RELAXED);
+            break;
+        }
+        done += (size_t)w;
+    }
+    __atomic_store_n(&sl->n, 0, __ATOMIC_RELEASE);
+    sl->chunk_no++;
+    ts->n = 0;
+}
+
+/* At thread exit: the rest goes to a chunk, the slot to the next thread. */
+static void slot_release(tstate *ts)
+{
+    slot_flush(ts);
+    if (!ts->slot)
+        return;
+    ts->slot->in_use = 0;
+    if (ts->slot_idx == UINT32_MAX) {
+        munmap(ts->slot, HT_RAW_CHUNK_BYTES);
+    } else {
+        pthread_mutex_lock(&g_slot_lock);
+        g_slot_free[g_slot_nfree++] = ts->slot_idx;
+        pthread_mutex_unlock(&g_slot_lock);
+    }
+    ts->slot = NULL;
+    ts->recs = NULL;
 }
 
 /* Takes the next sequence number now and commits one record. */
 static inline void emit(tstate *ts, unsigned op, uint32_t tid, uint32_t aux, uint64_t a,
                         uint64_t b, uint64_t c)
 {
-    if (UNLIKELY(ts->cur == ts->end) && !next_chunk(ts)) {
+    if (UNLIKELY(!ts->slot) && !slot_take(ts)) {
         count(HT_RAW_C_lost_records);
         return;
     }
-    ht_raw_rec *r = ts->cur++;
+    ht_raw_rec *r = ts->recs + ts->n;
     r->tid = tid;
     r->aux = aux;
     r->a = a;
     r->b = b;
     r->c = c;
-    uint64_t seq = atomic_fetch_add_explicit(&g_seq, 1, memory_order_relaxed);
-    __atomic_store_n(&r->seq_op, seq << 8 | op, __ATOMIC_RELEASE);
+    r->seq_op = atomic_fetch_add_explicit(&g_seq, 1, memory_order_relaxed) << 8 | op;
+    __atomic_store_n(&ts->slot->n, ++ts->n, __ATOMIC_RELEASE);
+    if (UNLIKELY(ts->n == HT_RAW_CHUNK_RECS))
+        slot_flush(ts);
 }
 
 /* ---- initialisation ---------------------------------------------------- */
@@ -193,8 +234,8 @@ static void fork_child(void)
 {
     /* The child must never write into the parent's log. */
     atomic_store(&g_state, ST_OFF);
-    t_self.cur = t_self.end = NULL;
-    t_self.chunk = NULL;
+    t_self.slot = NULL;
+    t_self.recs = NULL;
     g_hdr = NULL;
     if (g_fd >= 0)
         close(g_fd);
@@ -228,6 +269,10 @@ static void exclude(const char *path)
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return;
+    if (lseek(fd, 0, SEEK_END) < (off_t)HT_RAW_HEADER_BYTES) { /* not started: nothing to count in */
+        close(fd);
+        return;
+    }
     void *m = mmap(NULL, HT_RAW_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m != MAP_FAILED) {
         ht_raw_header *h = m;
@@ -243,22 +288,23 @@ static int open_log(const char *path)
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    off_t size = lseek(fd, 0, SEEK_END);
-    if (size != 0) { /* an earlier image of this process (exec) owns the log */
+    if (lseek(fd, 0, SEEK_END) != 0) { /* an earlier image of this process (exec) owns the log */
         close(fd);
         exclude(path);
         return -1;
     }
-    if (ftruncate(fd, HT_RAW_HEADER_BYTES + 64 * (off_t)HT_RAW_CHUNK_BYTES) != 0) {
+    void *m = MAP_FAILED, *sl = MAP_FAILED;
+    if (ftruncate(fd, (off_t)HT_RAW_CHUNKS_OFF) != 0 ||
+        (m = mmap(NULL, HT_RAW_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+            MAP_FAILED ||
+        (sl = mmap(NULL, (size_t)HT_RAW_SLOTS * HT_RAW_CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_NORESERVE, fd, (off_t)HT_RAW_SLOTS_OFF)) == MAP_FAILED) {
+        if (m != MAP_FAILED)
+            munmap(m, HT_RAW_HEADER_BYTES);
         close(fd);
         return -1;
     }
-    void *m = mmap(NULL, HT_RAW_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        close(fd);
-        return -1;
-    }
-    g_file_size = HT_RAW_HEADER_BYTES + 64 * (uint64_t)HT_RAW_CHUNK_BYTES;
+    g_slots = sl;
     ht_raw_header *h = m;
     h->version = HT_RAW_VERSION;
     h->rec_bytes = sizeof(ht_raw_rec);
@@ -335,10 +381,7 @@ static void thread_dtor(void *v)
     ts->busy = 1;
     emit(ts, HT_RAW_THREAD_EXIT, ts->tid, 0, 0, 0, 0);
     ts->state = TH_EXITED;
-    if (ts->chunk)
-        munmap(ts->chunk, HT_RAW_CHUNK_BYTES);
-    ts->chunk = NULL;
-    ts->cur = ts->end = NULL;
+    slot_release(ts);
     ts->busy = 0;
 }
 

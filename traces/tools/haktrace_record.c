@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,24 +51,27 @@ static const char record_help[] =
 
 /* ---- the raw log: chunks, runs, merge ----------------------------------- */
 
+/* A chunk of the file (or the slot holding a thread's last records). */
 typedef struct chunk_ref {
     uint32_t tid;
     uint64_t no;
-    const ht_raw_chunk *ch;
+    uint64_t off; /* file offset of its first record */
+    uint64_t n;   /* records */
 } chunk_ref;
 
+#define RUN_BUF 64 /* records read at once per run: memory is threads x 2.5 KiB */
 typedef struct run {
     size_t c0, cend; /* chunk_ref range of this thread */
     size_t ci;       /* current chunk */
-    size_t ri;       /* next record in chunk ci */
+    uint64_t ri;     /* next record of chunk ci to read */
     uint64_t key;    /* seq of the current record */
-    const ht_raw_rec *cur;
+    ht_raw_rec *buf; /* records read ahead; cur indexes it */
+    uint32_t cur, len;
 } run;
 
 typedef struct raw_log {
-    const unsigned char *map;
-    size_t size;
-    const ht_raw_header *hdr;
+    int fd;
+    ht_raw_header hdr;
     chunk_ref *chunks;
     size_t nchunks;
     run *runs;
@@ -81,53 +83,87 @@ static int chunk_cmp(const void *a, const void *b)
     const chunk_ref *x = a, *y = b;
     if (x->tid != y->tid)
         return x->tid < y->tid ? -1 : 1;
-    return x->no < y->no ? -1 : x->no > y->no;
+    if (x->no != y->no)
+        return x->no < y->no ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off; /* slots (lower offsets) first */
 }
 
+static bool read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        done += (size_t)r;
+    }
+    return true;
+}
+
+static void raw_close(raw_log *L)
+{
+    if (L->fd >= 0)
+        close(L->fd);
+    for (size_t i = 0; i < L->nruns; i++)
+        free(L->runs[i].buf);
+    free(L->chunks);
+    free(L->runs);
+    memset(L, 0, sizeof *L);
+    L->fd = -1;
+}
+
+/* Reads the header, lists the chunks and the slots still holding records,
+ * and groups them into one run per thread. */
 static int raw_open(const char *path, raw_log *L, char *msg, size_t len)
 {
     memset(L, 0, sizeof *L);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    L->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (L->fd < 0 || fstat(L->fd, &st) < 0) {
         snprintf(msg, len, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         return HT_EIO;
     }
-    if ((size_t)st.st_size < HT_RAW_HEADER_BYTES) {
-        close(fd);
+    if ((uint64_t)st.st_size < HT_RAW_HEADER_BYTES || !read_at(L->fd, &L->hdr, sizeof L->hdr, 0) ||
+        memcmp(L->hdr.magic, HT_RAW_MAGIC, 8) != 0) {
         snprintf(msg, len, "the program did not load the recorder (statically linked, "
                            "setuid, or it cleared LD_PRELOAD)");
         return HT_EFORMAT;
     }
-    L->size = (size_t)st.st_size;
-    void *m = mmap(NULL, L->size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) {
-        snprintf(msg, len, "%s: mmap: %s", path, strerror(errno));
-        return HT_EIO;
-    }
-    L->map = m;
-    L->hdr = m;
-    if (memcmp(L->hdr->magic, HT_RAW_MAGIC, 8) != 0 || L->hdr->rec_bytes != sizeof(ht_raw_rec) ||
-        L->hdr->chunk_bytes != HT_RAW_CHUNK_BYTES) {
+    if (L->hdr.rec_bytes != sizeof(ht_raw_rec) || L->hdr.chunk_bytes != HT_RAW_CHUNK_BYTES) {
         snprintf(msg, len, "%s: not a raw log of this recorder version", path);
         return HT_EFORMAT;
     }
-    uint64_t claimed = L->hdr->chunks, fit = (L->size - HT_RAW_HEADER_BYTES) / HT_RAW_CHUNK_BYTES;
-    size_t n = (size_t)(claimed < fit ? claimed : fit);
-    L->chunks = calloc(n ? n : 1, sizeof *L->chunks);
+    uint64_t fit = (uint64_t)st.st_size > HT_RAW_CHUNKS_OFF
+                       ? ((uint64_t)st.st_size - HT_RAW_CHUNKS_OFF + HT_RAW_CHUNK_BYTES - 1) /
+                             HT_RAW_CHUNK_BYTES
+                       : 0;
+    uint64_t nch = L->hdr.chunks < fit ? L->hdr.chunks : fit;
+    uint64_t nsl = L->hdr.slots < HT_RAW_SLOTS ? L->hdr.slots : HT_RAW_SLOTS;
+    L->chunks = calloc((size_t)(nch + nsl + 1), sizeof *L->chunks);
     if (!L->chunks)
         return HT_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const ht_raw_chunk *ch =
-            (const void *)(L->map + HT_RAW_HEADER_BYTES + i * (size_t)HT_RAW_CHUNK_BYTES);
-        if (ch->magic != HT_RAW_CHUNK_MAGIC) /* claimed, never started (killed) */
-            continue;
-        L->chunks[L->nchunks++] = (chunk_ref){ch->tid, ch->chunk_no, ch};
+    for (uint64_t i = 0; i < nch + nsl; i++) {
+        bool slot = i >= nch;
+        uint64_t off = slot ? HT_RAW_SLOTS_OFF + (i - nch) * HT_RAW_CHUNK_BYTES
+                            : HT_RAW_CHUNKS_OFF + i * HT_RAW_CHUNK_BYTES;
+        ht_raw_chunk ch;
+        if (!read_at(L->fd, &ch, sizeof ch, off) || ch.magic != HT_RAW_CHUNK_MAGIC || ch.n == 0 ||
+            (slot && !ch.in_use))
+            continue; /* a chunk cut short by a kill, an empty or released slot */
+        uint64_t n = ch.n < HT_RAW_CHUNK_RECS ? ch.n : HT_RAW_CHUNK_RECS;
+        L->chunks[L->nchunks++] = (chunk_ref){ch.tid, ch.chunk_no, off + HT_RAW_CHUNK_HDR, n};
     }
     qsort(L->chunks, L->nchunks, sizeof *L->chunks, chunk_cmp);
+    /* Killed between its copy and its reset, a slot duplicates that chunk: keep the slot
+     * (complete, where the chunk may have been cut short by the kill). */
+    size_t k = 0;
+    for (size_t i = 0; i < L->nchunks; i++)
+        if (k == 0 || L->chunks[k - 1].tid != L->chunks[i].tid ||
+            L->chunks[k - 1].no != L->chunks[i].no)
+            L->chunks[k++] = L->chunks[i];
+    L->nchunks = k;
     L->runs = calloc(L->nchunks ? L->nchunks : 1, sizeof *L->runs);
     if (!L->runs)
         return HT_ENOMEM;
@@ -135,51 +171,54 @@ static int raw_open(const char *path, raw_log *L, char *msg, size_t len)
         size_t j = i;
         while (j < L->nchunks && L->chunks[j].tid == L->chunks[i].tid)
             j++;
-        L->runs[L->nruns++] = (run){.c0 = i, .cend = j};
+        run *R = &L->runs[L->nruns++];
+        *R = (run){.c0 = i, .cend = j, .buf = malloc(RUN_BUF * sizeof(ht_raw_rec))};
+        if (!R->buf)
+            return HT_ENOMEM;
         i = j;
     }
     return 0;
 }
 
-static void raw_close(raw_log *L)
-{
-    if (L->map)
-        munmap((void *)L->map, L->size);
-    free(L->chunks);
-    free(L->runs);
-    memset(L, 0, sizeof *L);
-}
-
-static const ht_raw_rec *chunk_rec(const chunk_ref *c, size_t i)
-{
-    return (const ht_raw_rec *)((const unsigned char *)c->ch + HT_RAW_CHUNK_HDR) + i;
-}
-
-/* Moves R to its next committed record; false at the end of the run.  A
- * record whose seq does not increase ends the run (a corrupt log). */
+/* Moves R to its next record; false at the end of the run.  A record of
+ * another op code or whose seq does not increase ends the run (a record cut
+ * short by a kill, or a corrupt log). */
 static bool run_advance(const raw_log *L, run *R, uint64_t *bad)
 {
-    uint64_t prev = R->cur ? R->key : 0;
-    while (R->ci < R->cend) {
-        if (R->ri < HT_RAW_CHUNK_RECS) {
-            const ht_raw_rec *r = chunk_rec(&L->chunks[R->ci], R->ri);
-            uint64_t so = __atomic_load_n(&r->seq_op, __ATOMIC_ACQUIRE);
-            if (so != 0) {
-                R->ri++;
-                if ((so >> 8) <= prev) {
-                    (*bad)++;
-                    R->ci = R->cend;
-                    return false;
-                }
-                R->cur = r;
-                R->key = so >> 8;
-                return true;
+    uint64_t prev = R->key;
+    for (;;) {
+        if (R->cur + 1 < R->len) {
+            R->cur++;
+        } else {
+            while (R->ci < R->cend && R->ri >= L->chunks[R->ci].n) {
+                R->ci++;
+                R->ri = 0;
             }
+            if (R->ci >= R->cend)
+                return false;
+            const chunk_ref *c = &L->chunks[R->ci];
+            uint64_t want = c->n - R->ri < RUN_BUF ? c->n - R->ri : RUN_BUF;
+            if (!read_at(L->fd, R->buf, (size_t)want * sizeof(ht_raw_rec),
+                         c->off + R->ri * sizeof(ht_raw_rec))) {
+                (*bad)++;
+                R->ci = R->cend;
+                return false;
+            }
+            R->ri += want;
+            R->len = (uint32_t)want;
+            R->cur = 0;
         }
-        R->ci++; /* chunk full, or ended by an uncommitted record */
-        R->ri = 0;
+        uint64_t so = R->buf[R->cur].seq_op;
+        unsigned op = (unsigned)(so & 0xff);
+        if (so == 0 || op < HT_RAW_MALLOC || op > HT_RAW_THREAD_EXIT || (so >> 8) <= prev) {
+            (*bad)++;
+            R->ci = R->cend;
+            R->len = 0;
+            return false;
+        }
+        R->key = so >> 8;
+        return true;
     }
-    return false;
 }
 
 /* A binary min-heap of run indices by their current seq. */
@@ -440,7 +479,7 @@ static int convert(raw_log *L, ht_writer *w, conv *C)
         return HT_ENOMEM;
     for (size_t i = 0; i < L->nruns; i++) {
         run *R = &L->runs[i];
-        *R = (run){.c0 = R->c0, .ci = R->c0, .cend = R->cend};
+        *R = (run){.c0 = R->c0, .ci = R->c0, .cend = R->cend, .buf = R->buf};
         if (run_advance(L, R, &C->c[CV_corrupt_runs]))
             h.v[h.n++] = (uint32_t)i;
     }
@@ -449,7 +488,7 @@ static int convert(raw_log *L, ht_writer *w, conv *C)
     hk_progress_start("converted");
     while (h.n > 0 && C->err == 0) {
         run *R = &L->runs[h.v[0]];
-        conv_record(C, R->cur);
+        conv_record(C, &R->buf[R->cur]);
         if ((C->records & 0xffff) == 0)
             hk_progress(C->records);
         if (!run_advance(L, R, &C->c[CV_corrupt_runs]))
@@ -599,7 +638,7 @@ static char *meta_text(char **argv, int status, const raw_log *L, const conv *C)
     json_object_set_new(m, "raw_records", json_integer((json_int_t)C->records));
     json_object_set_new(m, "raw_chunks", json_integer((json_int_t)L->nchunks));
     for (int i = 0; i < HT_RAW_NCOUNTERS; i++)
-        json_object_set_new(rec, raw_names[i], json_integer((json_int_t)L->hdr->counters[i]));
+        json_object_set_new(rec, raw_names[i], json_integer((json_int_t)L->hdr.counters[i]));
     json_object_set_new(m, "recorder", rec);
     for (int i = 0; i < CV_N; i++)
         json_object_set_new(cv, conv_names[i], json_integer((json_int_t)C->c[i]));
@@ -626,9 +665,9 @@ static void report(const char *prog, int status, const char *out, const raw_log 
     char line[2048] = "";
     size_t n = 0;
     for (int i = 0; i < HT_RAW_NCOUNTERS; i++)
-        if (L->hdr->counters[i] && n < sizeof line - 100)
+        if (L->hdr.counters[i] && n < sizeof line - 100)
             n += (size_t)snprintf(line + n, sizeof line - n, "%s %s=%" PRIu64, n ? "," : "",
-                                  raw_names[i], L->hdr->counters[i]);
+                                  raw_names[i], L->hdr.counters[i]);
     for (int i = 0; i < CV_N; i++)
         if (C->c[i] && n < sizeof line - 100)
             n += (size_t)snprintf(line + n, sizeof line - n, "%s %s=%" PRIu64, n ? "," : "",
