@@ -171,7 +171,10 @@ static void label_runs(ha_variant *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const char *preset = json_string_value(ha_path_get(v[i].run, "config.preset"));
     char base[256];
-    if (preset && strcmp(preset, "none")) {
+    int taken = !preset || !strcmp(preset, "none");
+    if (!taken) ha_label(base, sizeof base, preset);
+    for (size_t j = 0; j < i && !taken; j++) taken = !strcmp(v[j].label, base);
+    if (!taken) {
       snprintf(base, sizeof base, "%s", preset);
     } else {
       snprintf(base, sizeof base, "%s", ha_basename(v[i].run_path));
@@ -260,12 +263,15 @@ int ha_compare_main(int argc, char **argv) {
   }
 
   int runs = is_run(inputs[0]);
+  if (!runs && ninputs > 1) {
+    rc = usage_error("one trace at a time (or several run.json files); also given", inputs[1]);
+    goto out;
+  }
   for (size_t i = 1; i < ninputs; i++)
     if (!is_run(inputs[i])) {
-      rc = usage_error(runs ? "expected run.json files only, got" : "one trace at a time (or several run.json files); also given", inputs[i]);
+      rc = usage_error("expected run.json files only, got", inputs[i]);
       goto out;
     }
-  if (ninputs > 1) runs = 1;
   if (runs && (variants || npass)) {
     rc = usage_error("--variants and replay options go with a trace, not with run.json files", NULL);
     goto out;

@@ -29,6 +29,11 @@ static long long ival(const json_t *o, const char *path) {
   return (long long)ha_num(ha_path_get(o, path));
 }
 
+/* The first column: the event index. */
+static void put_t(FILE *f, const json_t *sample) {
+  fprintf(f, "%lld", ival(sample, "t"));
+}
+
 static int ladder(const json_t *samples, const char *dir, ha_plotinfo *info, ha_err *err) {
   ha_out o;
   int rc = ha_out_open(&o, dir, "ladder.dat", err), any = 0;
@@ -37,7 +42,7 @@ static int ladder(const json_t *samples, const char *dir, ha_plotinfo *info, ha_
   size_t i;
   json_t *s;
   json_array_foreach(samples, i, s) {
-    put(o.f, json_object_get(s, "t"));
+    put_t(o.f, s);
     static const char *cols[] = {"live_req_bytes", "live_block_bytes", "slab_active_bytes",
                                  "ss_mapped_bytes", "touched_bytes", "utilization"};
     for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
@@ -105,7 +110,7 @@ static int remote(const json_t *samples, const char *dir, ha_err *err) {
   size_t i;
   json_t *s;
   json_array_foreach(samples, i, s) {
-    put(o.f, json_object_get(s, "t"));
+    put_t(o.f, s);
     if (ival(s, "frees_interval.local") + ival(s, "frees_interval.remote") > 0)
       put(o.f, ha_path_get(s, "frees_interval.remote_ratio"));
     else
@@ -159,7 +164,7 @@ static int drift(const json_t *samples, const char *dir, ha_err *err) {
   size_t i;
   json_t *s;
   json_array_foreach(samples, i, s) {
-    put(o.f, json_object_get(s, "t"));
+    put_t(o.f, s);
     put(o.f, json_object_get(s, "accounting_drift"));
     put(o.f, json_object_get(s, "remote_pending_blocks"));
     put(o.f, ha_path_get(s, "ss.logically_nonempty_but_empty"));
