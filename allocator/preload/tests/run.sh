@@ -16,6 +16,13 @@ py=/usr/bin/python3
 
 fail() { echo "FAIL [$case_name/$preset]: $*" >&2; exit 1; }
 
+# ASan and TSan interpose malloc themselves and must come first in the
+# process: a sanitized libhakmem.so cannot be preloaded. Skip, saying so.
+if [ "${HP_SANITIZE:-none}" != none ]; then
+  echo "SKIP [$case_name/$preset]: libhakmem.so is not testable in a b_sanitize=$HP_SANITIZE build" >&2
+  exit 77
+fi
+
 # Clean environment of allocator variables, then the preset under test.
 for v in $(env | sed -n 's/^\(HAKMEM_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 export HAKMEM_PRESET=$preset
