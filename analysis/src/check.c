@@ -123,9 +123,10 @@ int ha_check(const json_t *run, const json_t *baseline, const char *bpath, ha_ch
         continue;
       }
       if (!is_num(v) && !json_is_null(v)) {
+        ha_fail(err, HA_ERR_INPUT, "%s: metric \"%s\": \"%s\" bounds a number, the run has %s", bpath,
+                mpath, k, it->value);
         free(items);
-        return ha_fail(err, HA_ERR_INPUT, "%s: metric \"%s\": \"%s\" bounds a number, the run has %s",
-                       bpath, mpath, k, it->value);
+        return HA_ERR_INPUT;
       }
       int is_max = !strncmp(k, "max", 3);
       double bound = ha_num(b);

@@ -113,7 +113,7 @@ int ha_gnuplot(const char *dir, const char *script, const char *vars, const char
   int rc = ha_write_text(dir, script, text, err);
   if (rc) return rc;
 
-  char tmpname[512], all[8192], outpath[HA_PATH_MAX], tmppath[HA_PATH_MAX];
+  char tmpname[512], all[16384], outpath[HA_PATH_MAX], tmppath[HA_PATH_MAX];
   snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", out, (long)getpid());
   snprintf(all, sizeof all, "%s", vars);
   ha_var_str(all, sizeof all, "term", term);
