@@ -63,7 +63,8 @@ typedef struct hak_allocator hak_allocator;
   X(threads_exited, "threads whose exit path ran")                        \
   X(large_allocs, "allocations served by the large-object path")          \
   X(large_frees, "frees of large objects")                                \
-  X(large_bytes_live, "bytes of large-object mappings now")
+  X(large_bytes_live, "bytes of large-object mappings now")                \
+  X(frees_after_exit, "remote frees by threads whose exit path had run (counted in frees_remote too)")
 
 typedef struct hak_stats {
 #define HAK_STAT_FIELD(name, desc) uint64_t name;

@@ -1,12 +1,14 @@
 /* alloc.c: the malloc family of one instance. The fast paths:
  *   allocation - pop the current slab's free list, else bump-carve the
  *                next block, else refill (refill.c); then count the block
- *                in total_active_blocks;
+ *                in total_active_blocks (the slab owner's part of it);
  *   free       - registry lookup (a foreign pointer is refused without being
  *                read), then a local push onto the slab's free list if the
  *                caller owns the slab, else ss_remote_push.
  * A local free decrements total_active_blocks as its last access to the
- * SuperSlab (see internal.h for why trim depends on that).
+ * SuperSlab (see internal.h for why trim depends on that). Neither path
+ * takes an atomic read-modify-write: the counter's owner part is a plain
+ * store (hak_slab_active_add).
  */
 #include <errno.h>
 #include <string.h>
@@ -39,7 +41,7 @@ static inline void *alloc_small(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   }
   atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
                         memory_order_relaxed);
-  atomic_fetch_add_explicit(&cc->ss->total_active_blocks, 1, memory_order_relaxed);
+  hak_slab_active_add(cc->ss, slab->index, 1);
   hak_tstat_add(&tc->stats.allocs, 1);
   return p;
 }
@@ -101,9 +103,8 @@ int hak_free(hak_allocator *a, void *p) {
   if (HAK_UNLIKELY((char *)p < slab->data)) return -HAK_EINVAL;
   uintptr_t idx = shift ? off >> shift : off / ss->block_size;
   if (HAK_UNLIKELY(idx * ss->block_size != off || idx >= slab->capacity)) return -HAK_EINVAL;
-  hak_tcache *tc = hak_tcache_get(a);
-  if (HAK_UNLIKELY(!tc)) return -HAK_ENOMEM;
-  if (atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) == tc->tid) {
+  hak_tcache *tc = hak_tcache_for_free(a);
+  if (tc && atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) == tc->tid) {
     *(void **)p = slab->free_list;
     slab->free_list = p;
     slab->free_count++;
@@ -111,7 +112,7 @@ int hak_free(hak_allocator *a, void *p) {
                           atomic_load_explicit(&slab->used, memory_order_relaxed) - 1,
                           memory_order_relaxed);
     hak_tstat_add(&tc->stats.frees_local, 1);
-    atomic_fetch_sub_explicit(&ss->total_active_blocks, 1, memory_order_release);
+    hak_slab_active_add(ss, slab->index, -1);
   } else {
     hak_ss_remote_push(a, ss, slab, p, tc);
   }

@@ -15,7 +15,7 @@
 static _Atomic uint64_t next_instance_id = 1;
 
 static void key_destructor(void *v) {
-  if (v) hak_tcache_exit(v);
+  if (v) hak_tcache_exit_thread(v);
 }
 
 static void set_err(char *err, size_t errlen, const char *msg) {

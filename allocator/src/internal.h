@@ -83,7 +83,12 @@ struct hak_superslab {
   uint32_t block_size;
   uint32_t capacity;            /* sum of slab capacities */
   /* The seed's counter: +1 per allocation, -1 per local free, and -1 per
-   * remote free at push or drain time depending on remote_accounting. */
+   * remote free at push or drain time depending on remote_accounting. Its
+   * value is total_active_blocks + the sum of active_delta[] (read it with
+   * hak_ss_active): the owner of a slab counts its own allocations and
+   * frees in that slab's active_delta with plain stores, so the fast paths
+   * take no atomic read-modify-write on a line other threads write;
+   * cross-thread decrements go to the shared atomic. */
   _Atomic int64_t total_active_blocks;
   uint32_t owner_tid;           /* thread that mapped or took it (class lock) */
   /* References from thread caches (class lock): each thread whose current
@@ -102,6 +107,7 @@ struct hak_superslab {
   /* Per-slab arrays laid out after this struct, counts first: a census
    * reads the struct and remote_counts[] only (a few cache lines). */
   _Atomic uint32_t *remote_counts;   /* [nslabs]: blocks pushed, not drained */
+  _Atomic int64_t *active_delta;     /* [nslabs]: the slab owner's part of the counter */
   _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
   hak_slab *slabs;                   /* [nslabs] */
 };
@@ -260,6 +266,25 @@ static inline hak_slab *hak_slab_of(const hak_allocator *a, hak_superslab *ss,
   return &ss->slabs[((uintptr_t)p - (uintptr_t)ss) >> a->cfg.slab_lg];
 }
 
+/* The seed's total_active_blocks: the shared atomic plus the owners' parts.
+ * Read under the class lock with the SuperSlab uncached (trim), it can
+ * only be too high while frees race with the read, never too low. */
+static inline int64_t hak_ss_active(const hak_superslab *ss) {
+  int64_t v = atomic_load_explicit(&((hak_superslab *)ss)->total_active_blocks,
+                                   memory_order_acquire);
+  for (uint32_t i = 0; i < ss->nslabs; i++)
+    v += atomic_load_explicit(&ss->active_delta[i], memory_order_acquire);
+  return v;
+}
+
+/* Owner-only update of a slab's part of the counter: a plain store, with
+ * release order so that a trim that sees it also sees the free before it. */
+static inline void hak_slab_active_add(hak_superslab *ss, uint32_t slab, int64_t n) {
+  _Atomic int64_t *d = &ss->active_delta[slab];
+  atomic_store_explicit(d, atomic_load_explicit(d, memory_order_relaxed) + n,
+                        memory_order_release);
+}
+
 /* remote.c: the cross-thread free stacks. */
 void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, void *p,
                         hak_tcache *by);
@@ -279,7 +304,9 @@ void hak_set_home(hak_class_cache *cc, hak_superslab *ss);
 /* tcache.c: thread attach and exit. */
 hak_tcache *hak_tcache_get(hak_allocator *a);
 hak_tcache *hak_tcache_peek(hak_allocator *a);
+hak_tcache *hak_tcache_for_free(hak_allocator *a);
 void hak_tcache_exit(hak_tcache *tc);
+void hak_tcache_exit_thread(hak_tcache *tc);
 void hak_tcache_release_all(hak_allocator *a);
 bool hak_tid_alive(const hak_allocator *a, uint32_t tid);
 

@@ -136,7 +136,7 @@ static hak_superslab *find_free_slab_ss(hak_class_state *cs) { return cs->with_f
 static hak_superslab *find_empty_ss(hak_class_state *cs) {
   for (hak_superslab *ss = cs->all_free.head; ss; ss = ss->all_free.next)
     if (ss->cached_by == 0 &&
-        atomic_load_explicit(&ss->total_active_blocks, memory_order_acquire) == 0)
+        hak_ss_active(ss) == 0)
       return ss;
   return NULL;
 }

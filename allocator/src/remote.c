@@ -23,8 +23,9 @@ void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, voi
     *(uintptr_t *)p = old;
   } while (!atomic_compare_exchange_weak_explicit(&ss->remote_heads[i], &old, (uintptr_t)p,
                                                   memory_order_release, memory_order_relaxed));
-  hak_tstat_add(&by->stats.frees_remote, 1);
-  if (HAK_OBS(a, remote_push)) a->obs.remote_push(a->obs.ctx, ss->id, i, by->tid);
+  if (by) hak_tstat_add(&by->stats.frees_remote, 1);
+  else hak_gstat_add(&a->g.frees_after_exit, 1);
+  if (HAK_OBS(a, remote_push)) a->obs.remote_push(a->obs.ctx, ss->id, i, by ? by->tid : 0);
   if (a->cfg.remote_accounting == HAK_ACCT_PUSH)
     atomic_fetch_sub_explicit(&ss->total_active_blocks, 1, memory_order_release);
 }
@@ -55,7 +56,6 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
     hak_tstat_add(&tc->stats.drained_blocks, n);
   }
   if (HAK_OBS(a, drain)) a->obs.drain(a->obs.ctx, ss->id, i, n, tc ? tc->tid : 0);
-  if (a->cfg.remote_accounting == HAK_ACCT_DRAIN)
-    atomic_fetch_sub_explicit(&ss->total_active_blocks, n, memory_order_release);
+  if (a->cfg.remote_accounting == HAK_ACCT_DRAIN) hak_slab_active_add(ss, i, -(int64_t)n);
   return n;
 }

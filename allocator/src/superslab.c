@@ -1,7 +1,8 @@
 /* superslab.c: mapping, laying out, unmapping and describing SuperSlabs.
  *
  * Layout of one SuperSlab (2^ss_lg bytes, naturally aligned):
- *   [header: hak_superslab, remote_counts[n], remote_heads[n], slabs[n]]
+ *   [header: hak_superslab, remote_counts[n], active_delta[n], remote_heads[n],
+ *    slabs[n]]
  *   [slab 0 blocks ...][slab 1][slab 2] ... [slab nslabs-1]
  * Slab i spans [i << slab_lg, (i+1) << slab_lg); slab 0's blocks start
  * after the header, rounded up so that power-of-two blocks are naturally
@@ -20,8 +21,11 @@
 
 /* Offsets of the per-slab arrays inside the header. */
 static size_t counts_off(void) { return sizeof(hak_superslab); }
-static size_t heads_off(uint32_t nslabs) {
+static size_t deltas_off(uint32_t nslabs) {
   return (counts_off() + nslabs * sizeof(_Atomic uint32_t) + 7) & ~(size_t)7;
+}
+static size_t heads_off(uint32_t nslabs) {
+  return deltas_off(nslabs) + nslabs * sizeof(_Atomic int64_t);
 }
 static size_t slabs_off(uint32_t nslabs) {
   return (heads_off(nslabs) + nslabs * sizeof(_Atomic uintptr_t) + 63) & ~(size_t)63;
@@ -73,6 +77,7 @@ static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
   ss->nslabs = (uint16_t)a->slabs_per_ss;
   ss->block_size = bs;
   ss->remote_counts = (_Atomic uint32_t *)((char *)ss + counts_off());
+  ss->active_delta = (_Atomic int64_t *)((char *)ss + deltas_off(a->slabs_per_ss));
   ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + heads_off(a->slabs_per_ss));
   ss->slabs = (hak_slab *)((char *)ss + slabs_off(a->slabs_per_ss));
   /* Power-of-two blocks start at a multiple of their size (capped at a
@@ -186,8 +191,7 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
   out->cached_by = ss->cached_by;
   out->owner_tid = ss->owner_tid;
   out->owner_alive = hak_tid_alive(a, ss->owner_tid);
-  out->total_active_blocks =
-      atomic_load_explicit(&((hak_superslab *)ss)->total_active_blocks, memory_order_relaxed);
+  out->total_active_blocks = hak_ss_active(ss);
   out->base = (uintptr_t)ss;
   out->touched_bytes =
       a->header_size + atomic_load_explicit(&((hak_superslab *)ss)->touched_blocks,

@@ -25,6 +25,7 @@
 static _Thread_local struct {
   uint64_t instance_id;
   hak_tcache *tc;
+  uint64_t exited_instance; /* this thread's exit path ran for that instance */
 } tl_last;
 
 bool hak_tid_alive(const hak_allocator *a, uint32_t tid) {
@@ -102,6 +103,22 @@ hak_tcache *hak_tcache_get(hak_allocator *a) {
   return tc;
 }
 
+/* For frees: a thread whose exit path already ran (glibc frees some of a
+ * thread's memory after the pthread key destructors) is not attached again,
+ * which would leave a cache nobody releases. NULL then: the free is a
+ * remote push. */
+hak_tcache *hak_tcache_for_free(hak_allocator *a) {
+  if (HAK_LIKELY(tl_last.instance_id == a->instance_id)) return tl_last.tc;
+  hak_tcache *tc = pthread_getspecific(a->key);
+  if (!tc && tl_last.exited_instance == a->instance_id) return NULL;
+  if (!tc) tc = attach(a);
+  if (tc) {
+    tl_last.instance_id = a->instance_id;
+    tl_last.tc = tc;
+  }
+  return tc;
+}
+
 /* Class lock held. Returns the number of slabs orphaned; adds released
  * slabs to *released. */
 static uint32_t exit_class(hak_allocator *a, hak_tcache *tc, uint32_t c, uint32_t *released) {
@@ -160,6 +177,12 @@ void hak_tcache_exit(hak_tcache *tc) {
   tcache_retire(a, tc);
   pthread_mutex_unlock(&a->map_lock);
   if (HAK_OBS(a, thread_exit)) a->obs.thread_exit(a->obs.ctx, tid, orphaned, released);
+}
+
+/* The pthread key destructor: the real end of the thread. */
+void hak_tcache_exit_thread(hak_tcache *tc) {
+  tl_last.exited_instance = tc->alloc->instance_id;
+  hak_tcache_exit(tc);
 }
 
 void hak_thread_detach(hak_allocator *a) {

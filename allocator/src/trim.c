@@ -63,7 +63,7 @@ uint32_t hak_trim(hak_allocator *a, hak_trim_report *out, uint32_t *ids, size_t 
     for (hak_superslab *ss = cs->last, *prev; ss; ss = prev) {
       prev = ss->prev;
       r.scanned++;
-      if (atomic_load_explicit(&ss->total_active_blocks, memory_order_acquire) != 0) {
+      if (hak_ss_active(ss) != 0) {
         r.skipped_nonempty++;
       } else if (ss->cached_by != 0) {
         r.skipped_cached++;

@@ -4,6 +4,7 @@
  * pile up undrained; under `adopt` the next thread needing a slab of the
  * class reclaims the orphan and drains them. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,12 +188,48 @@ static void test_orphan_adopt_exit_drains_and_releases(void **state) {
   hak_destroy(a);
 }
 
+/* glibc frees some of a thread's memory after the pthread key destructors;
+ * the allocator's exit path has run by then, and a free must not attach
+ * the dying thread again (its cache would never be released). */
+static pthread_key_t late_key;
+static hak_allocator *late_alloc;
+
+static void late_destructor(void *p) { hak_free(late_alloc, p); }
+
+static void *late_thread(void *arg) {
+  void *mine = hak_malloc(late_alloc, 32);
+  pthread_setspecific(late_key, arg); /* freed after the allocator's own destructor */
+  hak_free(late_alloc, mine);
+  return NULL;
+}
+
+static void test_orphan_free_after_exit_does_not_reattach(void **state) {
+  (void)state;
+  orphan_log log = {0};
+  late_alloc = make("leave", "push", &log);
+  assert_int_equal(pthread_key_create(&late_key, late_destructor), 0); /* after the allocator's */
+  void *block = hak_malloc(late_alloc, 48);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, late_thread, block), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  hak_stats s;
+  hak_get_stats(late_alloc, &s);
+  assert_int_equal(s.threads_attached, 2); /* main and the thread, once */
+  assert_int_equal(s.threads_exited, 1);
+  assert_int_equal(s.frees_after_exit, 1);
+  assert_int_equal(s.frees_remote, 1);
+  assert_int_equal(ss_info(late_alloc, block).remote_pending, 1);
+  pthread_key_delete(late_key);
+  hak_destroy(late_alloc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_orphan_leave_piles_up),
       cmocka_unit_test(test_orphan_leave_with_push_accounting_trims),
       cmocka_unit_test(test_orphan_adopt_reclaims_and_drains),
       cmocka_unit_test(test_orphan_adopt_exit_drains_and_releases),
+      cmocka_unit_test(test_orphan_free_after_exit_does_not_reattach),
   };
   return cmocka_run_group_tests_name("allocator.orphan", tests, NULL, NULL);
 }

@@ -88,6 +88,7 @@ static void remember_freed(hr_worker *w, uint64_t slot) {
 
 /* Worker lock held. */
 static void publish_freed(hr_worker *w) {
+  if (w->nlocal == 0) return; /* (also: no memcpy from a NULL list) */
   if (w->nfreed + w->nlocal > w->freed_cap) {
     uint64_t ncap = w->freed_cap ? w->freed_cap : 1024;
     while (ncap < w->nfreed + w->nlocal) ncap *= 2;
