@@ -1,15 +1,35 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine and runs the project's main job: the
-# README's first command.
-#   bash scripts/main.sh [demo arguments...]
-# For now the main job is the allocator demonstration: Larson-like churn
-# (the seed's configuration) under seed-buggy and adopt, side by side.
+# Sets up a fresh Debian machine and runs the project's main job (the
+# README's first command): the seed's Larson OOM, reproduced and compared.
+#
+#   bash scripts/main.sh [GENERATIONS]
+#
+# 1. generates the seed's Larson trace (larson 10 8 128 1024 1 12345 4,
+#    op for op, GENERATIONS threads per slot; default 2500: a little more
+#    than the ~8.4 M operations of the seed's 2 s run);
+# 2. replays it under every preset with the kernel's map limit (65,530) and
+#    two mappings per never-joined thread, as the seed's run had;
+# 3. writes runs, plots, compare.md and index.html to out/, and prints the
+#    table. Variants that run out of memory are results (the seed's bug).
+# About 10 minutes on 2 cores; `bash scripts/main.sh 300` for a quick look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
+generations=${1:-2500}
 build=${BUILD_DIR:-build-release}
 [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release >/dev/null
 ninja -C "$build" >/dev/null
-exec "$build/allocator/demo/hakmem-demo" "$@"
+
+mkdir -p out
+trace=out/larson-seed-$generations.hkt
+if [ ! -f "$trace" ]; then
+  "$build/traces/haktrace" gen larson --threads 4 --min 8 --max 128 --chunks 1024 \
+    --rounds 1 --seed 12345 --generations "$generations" -o "$trace"
+fi
+"$build/sim/hakreplay" compare "$trace" \
+  --variants seed-buggy,fix-a,fix-b,phase1,lg20,reuse,adopt \
+  --opt ss_map_limit=65530 --thread-maps 2 --quiet -o out
+echo
+echo "out/index.html: the comparison, its plots, and each variant's own plots"
