@@ -14,7 +14,9 @@ packages=(
   libcmocka-dev     # unit tests
   gnuplot-nox       # plots
   python3           # libhakmem.so tests: a real Debian program, and JSON checks
-  time              # /usr/bin/time -f %M: peak RSS in allocator/bench/larson/compare.sh
+  time              # /usr/bin/time -f %M: peak RSS in allocator/bench/larson/compare.sh;
+                    # CPU time in traces/record/bench/overhead.sh
+  xz-utils          # traces/samples/real: xz -T2, a recorded real program
   libmimalloc-dev   # compare.sh only (LD_PRELOAD): mimalloc
   libjemalloc-dev   # compare.sh only: jemalloc
   libtcmalloc-minimal4  # compare.sh only: tcmalloc
