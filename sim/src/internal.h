@@ -275,7 +275,8 @@ struct hr_run {
   _Atomic uint32_t threads_started;
   uint32_t threads_alive;
   _Atomic uint64_t t_now;      /* coordinator's event index (free mode's clock) */
-  uint64_t events_done;
+  uint64_t events_done;        /* replayed (up to the OOM) */
+  uint64_t trace_events;       /* in the trace */
   uint64_t trim_every;         /* events between replayer-driven trims, 0 none */
   uint64_t sample_every;
   _Atomic bool abort;          /* a worker failed: the others stop waiting and skip */

@@ -27,6 +27,7 @@ static const char usage_text[] =
     "  --mode MODE             deterministic (default) or free\n"
     "  --ops-per-ms N          events per logical millisecond (default 4190)\n"
     "  --sample-every N        events between samples (default: ~1,000 samples)\n"
+    "  --no-samples            only the final sample\n"
     "  --ss-detail FILE.jsonl  per-SuperSlab occupancy at every sample\n"
     "  --thread-maps N         mappings each started thread holds against ss_map_limit\n"
     "  --max-events N          cap on recorded events (default 1000000, 0 = none)\n"
@@ -80,6 +81,10 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
     }
     if (!strcmp(a, "--quiet")) {
       o.quiet = true;
+      continue;
+    }
+    if (!strcmp(a, "--no-samples")) { /* only the final one: the cost of sampling, measured */
+      o.sample_every = INT64_MAX;
       continue;
     }
     if (a[0] != '-' || !strcmp(a, "-")) {

@@ -241,7 +241,7 @@ static json_t *trace_json(hr_run *run) {
   snprintf(hash, sizeof hash, "fnv1a64:%016llx", (unsigned long long)run->hash);
   return json_pack("{ss ss ss sI sI so}", "path", o->trace_path, "encoding",
                    enc[ht_encoding_from_path(o->trace_path)], "hash", hash, "events",
-                   (json_int_t)run->events_done, "threads", (json_int_t)run->header->threads,
+                   (json_int_t)run->trace_events, "threads", (json_int_t)run->header->threads,
                    "meta", meta ? meta : json_object());
 }
 
@@ -389,12 +389,14 @@ int hr_replay(const hr_options *o) {
   int rd;
   uint64_t t = 0;
   bool stopped = false; /* by a failure of the replayer or a worker */
+  uint64_t read = 0;
   while ((rd = ht_reader_next(run.reader, &ev)) > 0) {
+    hash_event(&run, &ev);
+    read++;
     if (duties(&c, t) != 0) {
       stopped = true;
       break;
     }
-    hash_event(&run, &ev);
     if (dispatch(&c, &ev, t) != 0 || atomic_load_explicit(&run.abort, memory_order_relaxed)) {
       stopped = true;
       break;
@@ -409,6 +411,15 @@ int hr_replay(const hr_options *o) {
   run.events_done = t;
   quiesce(&c); /* after a failure too: every queued batch runs or is skipped */
   bool oom = c.fail == HR_FAIL_OOM;
+  run.trace_events = read;
+  if (oom && rd > 0) {
+    /* The trace's identity covers all of it, not the prefix replayed: read
+     * (and validate) the rest, so an OOM run hashes like the others. */
+    while ((rd = ht_reader_next(run.reader, &ev)) > 0) {
+      hash_event(&run, &ev);
+      run.trace_events++;
+    }
+  }
   if (rd < 0) {
     fprintf(stderr, "%s\n", ht_reader_error(run.reader));
     rc = HR_EXIT_USAGE;

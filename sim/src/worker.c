@@ -41,16 +41,17 @@ static void fail(hr_worker *w, const hr_op *op, int kind, const char *what) {
   pthread_mutex_unlock(&w->lock);
 }
 
+/* A 1-byte block has one byte to mark: its first. */
 static void mark(void *p, uint64_t size, uint64_t id) {
   if (!size) return;
   ((uint8_t *)p)[0] = first_byte(id);
-  ((uint8_t *)p)[size - 1] = last_byte(id);
+  if (size > 1) ((uint8_t *)p)[size - 1] = last_byte(id);
 }
 
 static bool intact(const hr_block *b, uint64_t id) {
   if (!b->size) return true;
   const uint8_t *p = b->ptr;
-  return p[0] == first_byte(id) && p[b->size - 1] == last_byte(id);
+  return p[0] == first_byte(id) && (b->size == 1 || p[b->size - 1] == last_byte(id));
 }
 
 /* Free mode: wait until the alloc of this slot has run; false if another
