@@ -13,6 +13,7 @@ if (!exists("title"))    title    = "hakreplay run"
 if (!exists("tmax"))     tmax     = 0
 if (!exists("opms"))     opms     = 0
 if (!exists("nodata"))   nodata   = 0
+if (!exists("noutil"))   noutil   = 0
 
 set terminal @term size width,height
 set termoption noenhanced
@@ -39,6 +40,7 @@ if (opms > 0 && tmax > 0) {
   set x2range [0:tmax/per]
   set x2label sprintf("logical time (%s at %g events/ms)", per == opms ? "ms" : "s", opms)
 }
+if (noutil) set y2range [1e-6:1]
 if (nodata) {
   set yrange [1:1024]
   set y2range [1e-6:1]

@@ -41,15 +41,19 @@ static int ladder(const json_t *samples, const char *dir, ha_plotinfo *info, ha_
   fputs("# t live_req_bytes(R) live_block_bytes slab_active_bytes ss_mapped_bytes(H) touched_bytes utilization(R/H)\n", o.f);
   size_t i;
   json_t *s;
+  int any_util = 0;
   json_array_foreach(samples, i, s) {
     put_t(o.f, s);
     static const char *cols[] = {"live_req_bytes", "live_block_bytes", "slab_active_bytes",
-                                 "ss_mapped_bytes", "touched_bytes", "utilization"};
+                                 "ss_mapped_bytes", "touched_bytes"};
     for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
       put_pos(o.f, json_object_get(s, cols[c]), &any);
+    put_pos(o.f, json_object_get(s, "utilization"), &any_util);
     fputc('\n', o.f);
   }
-  info->ladder_nodata = !any;
+  info->ladder_nodata = !any && !any_util;
+  /* A libhakmem.so sample file has no ground truth: no R, no R/H. */
+  info->ladder_noutil = !any_util;
   return ha_out_commit(&o, err);
 }
 

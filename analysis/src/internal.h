@@ -81,6 +81,7 @@ typedef struct ha_plotinfo {
   double tmax;        /* last event index */
   double opms;        /* ops_per_ms, for the logical-seconds axis */
   int ladder_nodata;  /* no positive value on the log axes */
+  int ladder_noutil;  /* no utilization (R/H) at all: fixed right axis */
   int ntrims;         /* trim events */
   double trim_boxw;   /* bar width of a trim pass, in events */
   int nss;            /* SuperSlab rows of the per-SuperSlab heat map */

@@ -4,6 +4,8 @@
  * Every plot's title names the trace and the variant; x is the event index. */
 #include <string.h>
 
+#include <stdbool.h>
+
 #include "internal.h"
 
 /* The plots of one run, in the order index.html shows them. */
@@ -57,6 +59,14 @@ int ha_render(const char *dir, const char *script, const char *vars, const char 
   return 0;
 }
 
+/* A libhakmem.so sample file (util.c) has no ground truth, no occupancy
+ * and no events: only the plots of what a real process can measure. */
+static bool plot_applies(const json_t *run, const char *name) {
+  const char *enc = json_string_value(ha_path_get(run, "trace.encoding"));
+  if (!enc || strcmp(enc, "libhakmem-samples")) return true;
+  return !strcmp(name, "ladder") || !strcmp(name, "superslabs") || !strcmp(name, "remote");
+}
+
 static int write_index(const json_t *run, const char *run_path, const char *dir, int formats,
                        const ha_plotinfo *info, ha_err *err) {
   ha_out o;
@@ -76,6 +86,7 @@ static int write_index(const json_t *run, const char *run_path, const char *dir,
   ha_html_summary(o.f, run);
   for (size_t i = 0; i < NPLOTS; i++) {
     if (!strcmp(plots[i].name, "ssdetail") && !info->has_ssdetail) continue;
+    if (!plot_applies(run, plots[i].name)) continue;
     fprintf(o.f, "<figure><img src=\"%s.%s\" alt=\"%s\"><figcaption>", plots[i].name,
             ha_image_ext(formats), plots[i].name);
     ha_html_escape(o.f, plots[i].caption);
@@ -99,6 +110,7 @@ int ha_plot_run(const json_t *run, const char *run_path, const char *ss_detail, 
   for (size_t i = 0; i < NPLOTS; i++) {
     const char *name = plots[i].name;
     if (!strcmp(name, "ssdetail") && !info.has_ssdetail) continue;
+    if (!plot_applies(run, name)) continue;
     char vars[2048] = "", script[64], data[64];
     snprintf(script, sizeof script, "%s.gp", name);
     snprintf(data, sizeof data, "%s.dat", name);
@@ -106,7 +118,10 @@ int ha_plot_run(const json_t *run, const char *run_path, const char *ss_detail, 
     ha_var_str(vars, sizeof vars, "title", title);
     ha_var_num(vars, sizeof vars, "tmax", info.tmax);
     ha_var_num(vars, sizeof vars, "opms", info.opms);
-    if (!strcmp(name, "ladder")) ha_var_num(vars, sizeof vars, "nodata", info.ladder_nodata);
+    if (!strcmp(name, "ladder")) {
+      ha_var_num(vars, sizeof vars, "nodata", info.ladder_nodata);
+      ha_var_num(vars, sizeof vars, "noutil", info.ladder_noutil);
+    }
     if (!strcmp(name, "trim")) {
       ha_var_num(vars, sizeof vars, "ntrims", info.ntrims);
       ha_var_num(vars, sizeof vars, "boxw", info.trim_boxw);

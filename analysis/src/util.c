@@ -1,6 +1,8 @@
 /* util.c: errors, JSON loading and path lookup, number and name formatting,
  * paths.  Nothing here prints: errors go to the caller's ha_err. */
 #include <ctype.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,7 +34,52 @@ int ha_json_load(const char *path, json_t **out, ha_err *err) {
   return 0;
 }
 
+/* A libhakmem.so sample file (HAKMEM_SAMPLE_FILE, docs/preload.md): one
+ * census per line, in run.json's sample field names, t in milliseconds.
+ * Wrapped as a run with those samples and nothing else, so `plot` draws
+ * what a real program's run can show (fields that need ground truth, like
+ * live requested bytes, are absent and plot as no data). */
+static int load_sample_file(const char *path, json_t **run, ha_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return ha_fail(err, HA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+  json_t *samples = json_array();
+  char *line = NULL;
+  size_t cap = 0;
+  long lineno = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, f)) > 0) {
+    lineno++;
+    if (n == 1 && line[0] == '\n') continue;
+    json_error_t je;
+    json_t *s = json_loads(line, 0, &je);
+    if (!s || !json_is_object(s) || !json_is_integer(json_object_get(s, "t"))) {
+      json_decref(s);
+      json_decref(samples);
+      free(line);
+      fclose(f);
+      return ha_fail(err, HA_ERR_INPUT, "%s:%ld: not a libhakmem.so sample line", path, lineno);
+    }
+    json_array_append_new(samples, s);
+  }
+  free(line);
+  fclose(f);
+  if (json_array_size(samples) == 0) {
+    json_decref(samples);
+    return ha_fail(err, HA_ERR_INPUT, "%s: no samples", path);
+  }
+  const char *preset = getenv("HAKMEM_PRESET");
+  *run = json_pack("{s{ss si} s{ss ss ss sI sI s{ss}} s{ss} so s[] s{} s{}}", "schema", "name",
+                   "hakreplay-run", "version", 1, "trace", "path", path, "encoding", "libhakmem-samples",
+                   "hash", "", "events", (json_int_t)0, "threads", (json_int_t)0, "meta",
+                   "description", "libhakmem.so samples of a real program (t in ms)", "config",
+                   "preset", preset && *preset ? preset : "libhakmem.so", "samples", samples,
+                   "events", "summary", "host");
+  return *run ? 0 : ha_fail(err, HA_ERR_INTERNAL, "%s: out of memory", path);
+}
+
 int ha_run_load(const char *path, json_t **run, ha_err *err) {
+  size_t len = strlen(path);
+  if (len > 6 && !strcmp(path + len - 6, ".jsonl")) return load_sample_file(path, run, err);
   json_t *j;
   int rc = ha_json_load(path, &j, err);
   if (rc) return rc;
