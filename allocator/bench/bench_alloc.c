@@ -354,11 +354,12 @@ static int cmp_double(const void *x, const void *y) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: hakmem-bench [--runs N] [--preset a,b,...] [--scale F] [--no-larson]\n"
+          "usage: hakmem-bench [--runs N] [--preset P,...] [--scale F] [--no-larson]\n"
           "                    [--only pair16,pair64,batch100,cross,larson-r1,larson-r100]\n"
           "Compares glibc malloc with hakmem (default configuration plus each preset\n"
           "given) on same-thread pairs, cross-thread frees and Larson. Prints median\n"
-          "[min-max] of N runs (default 7) in millions per second, and hakmem/glibc.\n");
+          "[min-max] of N runs (default 7) in millions per second, and hakmem/glibc.\n"
+          "A preset P may carry options: adopt+refill=fresh+ss_lg=20.\n");
 }
 
 int main(int argc, char **argv) {
@@ -421,11 +422,18 @@ int main(int argc, char **argv) {
         impl *im = &impls[nimpl];
         im->hak = true;
         hak_config_default(&im->cfg);
-        if (hak_config_apply_preset(&im->cfg, t) != 0) {
-          fprintf(stderr, "hakmem-bench: unknown preset '%s'\n", t);
+        snprintf(im->name, sizeof im->name, "hak:%s", t);
+        /* NAME+opt=value+...: a preset with options on top (ablations). */
+        char *save2 = NULL, *name = strtok_r(t, "+", &save2), err[256];
+        if (hak_config_apply_preset(&im->cfg, name) != 0) {
+          fprintf(stderr, "hakmem-bench: unknown preset '%s'\n", name);
           return 2;
         }
-        snprintf(im->name, sizeof im->name, "hak:%s", t);
+        for (char *kv = strtok_r(NULL, "+", &save2); kv; kv = strtok_r(NULL, "+", &save2))
+          if (hak_config_set_kv(&im->cfg, kv, err, sizeof err) != 0) {
+            fprintf(stderr, "hakmem-bench: --preset %s: %s\n", im->name + 4, err);
+            return 2;
+          }
         nimpl++;
       }
       i++;
