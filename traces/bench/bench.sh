@@ -41,16 +41,19 @@ mem() {
 echo "haktrace benchmarks: $(uname -m), $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 seed_events=16436864
 rate gen-larson-hkt $seed_events "$hk" gen larson -o "$dir/seed.hkt"
+sync  # reads are timed without gigabytes of writeback competing for the CPUs
 rate read-hkt $seed_events "$hk" validate "$dir/seed.hkt"
 rate read-hkt-mmap $seed_events "$hk" validate --mmap "$dir/seed.hkt"
 "$hk" convert "$dir/seed.hkt" "$dir/seed.jsonl"
 rm -f "$dir/seed.hkt"
+sync
 rate read-jsonl $seed_events "$hk" validate "$dir/seed.jsonl"
 rm -f "$dir/seed.jsonl"
 
 # Memory against length: the same workload at 1 M and 10 M events.
 "$hk" gen larson --generations 117 -o "$dir/m1.jsonl"    #   996,264 events
 "$hk" gen larson --generations 1215 -o "$dir/m10.jsonl"  # 9,999,864 events
+sync
 for n in 1 10; do
     mem "mem-validate-jsonl-${n}M" "$hk" validate "$dir/m$n.jsonl"
     mem "mem-convert-jsonl-hkt-${n}M" "$hk" convert "$dir/m$n.jsonl" "$dir/o.hkt"
@@ -61,5 +64,6 @@ rm -f "$dir"/*
 # Bounded memory at 100 M events: one run, the file is 3.2 GB.
 t=$(timed "$hk" gen larson --generations 12195 -o "$dir/g100.hkt")  # 100,035,864 events
 awk -v t="$t" 'BEGIN {split(t, a, " "); printf "%-16s %6.1f M events/s, %d KiB peak RSS (one run, %.2f s, 100035864 events)\n", "gen-100M-hkt", 100035864/a[1]/1e6, a[2], a[1]}'
+sync
 t=$(timed "$hk" validate "$dir/g100.hkt")
 awk -v t="$t" 'BEGIN {split(t, a, " "); printf "%-16s %6.1f M events/s, %d KiB peak RSS (one run, %.2f s)\n", "read-100M-hkt", 100035864/a[1]/1e6, a[2], a[1]}'
