@@ -9,7 +9,8 @@
  *   cross           a producer thread allocates batches of 64 blocks into a
  *                   lock-free single-producer/single-consumer ring, a
  *                   consumer thread frees them (hakmem: remote frees);
- *                   rate = frees per second of the consumer;
+ *                   rate = frees per second of the consumer; the two are
+ *                   pinned to different CPUs;
  *   larson-r1       Larson, 2 thread slots, 1024 chunks of [8,128) bytes,
  *                   1 round (the seed's churn: a new thread every 1024 ops);
  *   larson-r100     the same with 100 rounds (little thread churn).
@@ -201,6 +202,19 @@ static void *consumer(void *arg) {
   return NULL;
 }
 
+/* The consumer and the producer run pinned to two different CPUs when the
+ * process may use two: the benchmark is about frees that cross cores, and
+ * left to the scheduler glibc's number swings 10x between runs (its arena
+ * lock is cheap when the two threads happen to take turns on one CPU). */
+static int cross_cpus[2] = {-1, -1};
+
+static void cross_pick_cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) return;
+  for (int c = 0, n = 0; c < CPU_SETSIZE && n < 2; c++)
+    if (CPU_ISSET(c, &set)) cross_cpus[n++] = c;
+}
+
 static double bench_cross(const impl *im, uint64_t frees) {
   cross *x = calloc(1, sizeof *x);
   if (!x) die_oom("cross setup");
@@ -208,10 +222,21 @@ static double bench_cross(const impl *im, uint64_t frees) {
   x->batches = frees / BATCH ? frees / BATCH : 1;
   pthread_barrier_init(&x->go, NULL, 2);
   pthread_t tp, tc;
-  if (pthread_create(&tc, NULL, consumer, x) || pthread_create(&tp, NULL, producer, x)) {
+  pthread_attr_t at[2];
+  for (int i = 0; i < 2; i++) {
+    pthread_attr_init(&at[i]);
+    if (cross_cpus[i] >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cross_cpus[i], &set);
+      pthread_attr_setaffinity_np(&at[i], sizeof set, &set);
+    }
+  }
+  if (pthread_create(&tc, &at[0], consumer, x) || pthread_create(&tp, &at[1], producer, x)) {
     fprintf(stderr, "hakmem-bench: cannot create threads\n");
     exit(4);
   }
+  for (int i = 0; i < 2; i++) pthread_attr_destroy(&at[i]);
   pthread_join(tp, NULL);
   pthread_join(tc, NULL);
   pthread_barrier_destroy(&x->go);
@@ -449,6 +474,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hakmem-bench: warning: buildtype %s, not release (see run.sh)\n",
             BENCH_BUILDTYPE);
   sizes_init();
+  cross_pick_cpus();
   for (int k = 0; k < nimpl; k++)
     if (impls[k].hak) impls[k].a = make_instance(&impls[k]);
 
