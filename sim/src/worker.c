@@ -343,10 +343,17 @@ void hr_worker_wait(hr_worker *w) {
   pthread_mutex_unlock(&w->lock);
 }
 
+/* Joins the thread and gives back its buffers (a trace may start
+ * millions of threads; only the small struct stays, for its failure). */
 void hr_worker_join(hr_worker *w) {
   if (w->joined) return;
   pthread_join(w->thread, NULL);
   w->joined = true;
+  hr_worker_collect(w);
+  free(w->freed);
+  free(w->local_freed);
+  w->freed = w->local_freed = NULL;
+  w->freed_cap = w->local_cap = w->nlocal = 0;
 }
 
 int hr_worker_collect(hr_worker *w) {
