@@ -81,12 +81,22 @@ static int same(const ht_event *a, const ht_event *b)
            a->new_id == b->new_id && a->size == b->size && a->n == b->n && a->align == b->align;
 }
 
+static void cleanup(void)
+{
+    static const char *const stems[] = {"in", "mid", "back", "k1", "k2"};
+    for (int e = 0; e < 3; e++)
+        for (int s = 0; s < 5; s++)
+            unlink(path_for(e, stems[s]));
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static ht_event first[MAXEV], again[MAXEV];
     if (!dir[0]) {
         snprintf(dir, sizeof dir, "/dev/shm/ht-fuzz-%d", (int)getpid());
         mkdir(dir, 0700);
+        atexit(cleanup);
     }
     if (size < 1)
         return 0;
