@@ -229,6 +229,9 @@ int hak_size_class(const hak_allocator *a, size_t size);
 uint32_t hak_class_size(const hak_allocator *a, int class_idx);
 uint32_t hak_class_count(const hak_allocator *a);
 
+/* The OS page size (cached after the first call). */
+size_t hak_page_size(void);
+
 /* Bytes of one SuperSlab's header (metadata) in this configuration. */
 size_t hak_ss_header_bytes(const hak_allocator *a);
 

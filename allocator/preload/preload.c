@@ -275,20 +275,10 @@ HP_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
   return 0;
 }
 
-static size_t page_size(void) {
-  static _Atomic size_t ps;
-  size_t v = atomic_load_explicit(&ps, memory_order_relaxed);
-  if (!v) {
-    v = (size_t)sysconf(_SC_PAGESIZE);
-    atomic_store_explicit(&ps, v, memory_order_relaxed);
-  }
-  return v;
-}
-
-HP_EXPORT void *valloc(size_t n) { return hak_preload_memalign(page_size(), n); }
+HP_EXPORT void *valloc(size_t n) { return hak_preload_memalign(hak_page_size(), n); }
 
 HP_EXPORT void *pvalloc(size_t n) {
-  size_t ps = page_size();
+  size_t ps = hak_page_size();
   if (n == 0) n = 1;
   if (n > SIZE_MAX - ps) {
     errno = ENOMEM;

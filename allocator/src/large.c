@@ -14,17 +14,6 @@
 #define HAK_LARGE_EMPTY 0u
 #define HAK_LARGE_TOMB 1u
 
-/* Racing first calls all store the same value: relaxed atomics suffice. */
-static size_t page_size(void) {
-  static _Atomic size_t ps;
-  size_t v = atomic_load_explicit(&ps, memory_order_relaxed);
-  if (!v) {
-    v = (size_t)sysconf(_SC_PAGESIZE);
-    atomic_store_explicit(&ps, v, memory_order_relaxed);
-  }
-  return v;
-}
-
 static size_t hash_addr(uintptr_t addr, size_t cap) {
   uint64_t x = (uint64_t)addr >> 12;
   x ^= x >> 33;
@@ -77,7 +66,7 @@ static int grow(hak_allocator *a, hak_large_table *t) {
 }
 
 void *hak_large_alloc(hak_allocator *a, size_t size, size_t align) {
-  size_t ps = page_size();
+  size_t ps = hak_page_size();
   if (size == 0) size = 1;
   if (size > SIZE_MAX / 2 || align > SIZE_MAX / 4) {
     errno = ENOMEM;

@@ -82,9 +82,16 @@ static hak_tcache *attach(hak_allocator *a) {
   return tc;
 }
 
-hak_tcache *hak_tcache_peek(hak_allocator *a) {
+/* The calling thread's cache: the one-entry TLS cache first, then the
+ * pthread key; attached when missing as `mode` says. */
+typedef enum { PEEK, ATTACH, ATTACH_UNLESS_EXITED } attach_mode;
+
+static inline hak_tcache *lookup(hak_allocator *a, attach_mode mode) {
   if (HAK_LIKELY(tl_last.instance_id == a->instance_id)) return tl_last.tc;
   hak_tcache *tc = pthread_getspecific(a->key);
+  if (!tc && (mode == ATTACH ||
+              (mode == ATTACH_UNLESS_EXITED && tl_last.exited_instance != a->instance_id)))
+    tc = attach(a);
   if (tc) {
     tl_last.instance_id = a->instance_id;
     tl_last.tc = tc;
@@ -92,32 +99,15 @@ hak_tcache *hak_tcache_peek(hak_allocator *a) {
   return tc;
 }
 
-hak_tcache *hak_tcache_get(hak_allocator *a) {
-  if (HAK_LIKELY(tl_last.instance_id == a->instance_id)) return tl_last.tc;
-  hak_tcache *tc = pthread_getspecific(a->key);
-  if (!tc) tc = attach(a);
-  if (tc) {
-    tl_last.instance_id = a->instance_id;
-    tl_last.tc = tc;
-  }
-  return tc;
-}
+hak_tcache *hak_tcache_peek(hak_allocator *a) { return lookup(a, PEEK); }
+
+hak_tcache *hak_tcache_get(hak_allocator *a) { return lookup(a, ATTACH); }
 
 /* For frees: a thread whose exit path already ran (glibc frees some of a
  * thread's memory after the pthread key destructors) is not attached again,
  * which would leave a cache nobody releases. NULL then: the free is a
  * remote push. */
-hak_tcache *hak_tcache_for_free(hak_allocator *a) {
-  if (HAK_LIKELY(tl_last.instance_id == a->instance_id)) return tl_last.tc;
-  hak_tcache *tc = pthread_getspecific(a->key);
-  if (!tc && tl_last.exited_instance == a->instance_id) return NULL;
-  if (!tc) tc = attach(a);
-  if (tc) {
-    tl_last.instance_id = a->instance_id;
-    tl_last.tc = tc;
-  }
-  return tc;
-}
+hak_tcache *hak_tcache_for_free(hak_allocator *a) { return lookup(a, ATTACH_UNLESS_EXITED); }
 
 /* Class lock held. Returns the number of slabs orphaned; adds released
  * slabs to *released. */
