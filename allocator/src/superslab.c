@@ -104,18 +104,25 @@ static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
 hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) {
   hak_class_state *cs = &a->classes[class_idx];
   uint32_t limit = a->cfg.ss_map_limit;
+  /* Reserve the mapping before making it: threads of different classes
+   * (different class locks) must not both pass a check-then-add. */
   uint64_t live = atomic_load_explicit(&a->ss_live, memory_order_relaxed);
-  uint64_t extra = atomic_load_explicit(&a->extra_maps, memory_order_relaxed);
-  if (limit && live + extra >= limit) {
-    hak_log_oom_once(a, ENOMEM);
-    errno = ENOMEM;
-    return NULL;
-  }
+  do {
+    uint64_t extra = atomic_load_explicit(&a->extra_maps, memory_order_relaxed);
+    if (limit && live + extra >= limit) {
+      hak_log_oom_once(a, ENOMEM);
+      errno = ENOMEM;
+      return NULL;
+    }
+  } while (!atomic_compare_exchange_weak_explicit(&a->ss_live, &live, live + 1,
+                                                  memory_order_relaxed, memory_order_relaxed));
+  uint64_t now = live + 1;
   void *base;
   size_t len;
   hak_superslab *ss = hak_os_map_aligned(a, a->ss_size, a->ss_size, &base, &len);
   if (!ss) {
     int e = errno ? errno : ENOMEM;
+    atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
     hak_log_oom_once(a, e);
     errno = ENOMEM;
     return NULL;
@@ -125,6 +132,7 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   if (hak_registry_set(a, (uintptr_t)ss, ss) != 0) {
     pthread_mutex_unlock(&a->map_lock);
     hak_os_unmap(a, ss, a->ss_size);
+    atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
     hak_log_oom_once(a, ENOMEM);
     errno = ENOMEM;
     return NULL;
@@ -132,7 +140,6 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   ss->id = ++a->next_ss_id;
   pthread_mutex_unlock(&a->map_lock);
 
-  uint64_t now = atomic_fetch_add_explicit(&a->ss_live, 1, memory_order_relaxed) + 1;
   hak_gstat_add(&a->g.ss_allocated, 1);
   hak_gstat_add(&a->g.ss_live, 1);
   hak_gstat_max(&a->g.ss_peak, now);

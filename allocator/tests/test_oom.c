@@ -4,6 +4,7 @@
  * for allocations that fit; a trim that frees room lets allocation
  * succeed again. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,12 +139,53 @@ static void test_oom_large_path_unaffected(void **state) {
   hak_destroy(a);
 }
 
+/* Threads of different classes (different class locks) race for the last
+ * mappings: the limit must still hold exactly. */
+typedef struct {
+  hak_allocator *a;
+  pthread_barrier_t *go;
+  size_t size;
+} racer;
+
+static void *race_one(void *arg) {
+  racer *r = arg;
+  pthread_barrier_wait(r->go);
+  void *p = hak_malloc(r->a, r->size);
+  if (p) hak_free(r->a, p);
+  return NULL;
+}
+
+static void test_oom_limit_holds_across_classes(void **state) {
+  (void)state;
+  for (int round = 0; round < 100; round++) {
+    oom_log log = {0};
+    hak_allocator *a = make(&log, "3");
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 8);
+    pthread_t t[8];
+    racer r[8];
+    for (int i = 0; i < 8; i++) {
+      r[i] = (racer){a, &go, (size_t)8 << i}; /* classes 8 .. 1024 */
+      pthread_create(&t[i], NULL, race_one, &r[i]);
+    }
+    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    hak_stats s;
+    hak_get_stats(a, &s);
+    assert_int_equal(s.ss_allocated, 3);
+    assert_int_equal(s.ss_peak, 3);
+    assert_int_equal(s.ooms, 5);
+    hak_destroy(a);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_oom_limit_returns_null_and_keeps_working),
       cmocka_unit_test(test_oom_trim_makes_room),
       cmocka_unit_test(test_oom_extra_maps_count_against_limit),
       cmocka_unit_test(test_oom_large_path_unaffected),
+      cmocka_unit_test(test_oom_limit_holds_across_classes),
   };
   return cmocka_run_group_tests_name("allocator.oom", tests, NULL, NULL);
 }
