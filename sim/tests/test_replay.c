@@ -28,17 +28,17 @@ static const char *source(const char *rel) {
   static char buf[4][512];
   static int next;
   char *b = buf[next++ % 4];
-  snprintf(b, 512, "%s/%s", tool("HAK_TEST_SOURCE_DIR"), rel);
+  snprintf(b, 512, "%s/%s", ha_test_env("HAK_TEST_SOURCE_DIR"), rel);
   return b;
 }
 
 /* A Larson trace in the seed's configuration but for the chunks and the
  * generations per slot. */
 static void make_larson_chunks(const char *out, const char *chunks, const char *generations) {
-  const char *argv[] = {tool("HAKTRACE"), "gen", "larson", "--threads", "4", "--min", "8",
+  const char *argv[] = {ha_test_env("HAKTRACE"), "gen", "larson", "--threads", "4", "--min", "8",
                         "--max", "128", "--chunks", chunks, "--rounds", "1", "--generations",
                         generations, "--seed", "12345", "-o", out, NULL};
-  assert_int_equal(run_cmd(argv, NULL, NULL), 0);
+  assert_int_equal(ha_test_run(argv, NULL, NULL), 0);
 }
 
 /* A small one: 4 slots x 256 blocks. */
@@ -47,11 +47,11 @@ static void make_larson(const char *out, const char *generations) {
 }
 
 static int replay(const char *trace, const char *out, const char *const *extra, char **err) {
-  const char *argv[32] = {tool("HAKREPLAY"), trace, "-o", out, "--quiet"};
+  const char *argv[32] = {ha_test_env("HAKREPLAY"), trace, "-o", out, "--quiet"};
   int n = 5;
   for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
   argv[n] = NULL;
-  return run_cmd(argv, NULL, err);
+  return ha_test_run(argv, NULL, err);
 }
 
 static json_t *summary(json_t *run) { return json_object_get(run, "summary"); }
@@ -79,7 +79,7 @@ static void check_golden(json_t *run, const char *golden_rel) {
 
 static void test_replay_golden_every_op(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *out = in_dir(0, dir, "run.json");
   const char *extra[] = {"--variant", "seed-buggy", NULL};
   assert_int_equal(replay(source("traces/samples/every-op.json"), out, extra, NULL), 0);
@@ -91,12 +91,12 @@ static void test_replay_golden_every_op(void **state) {
   assert_int_equal(sum_int(run, "live_blocks_end"), 1);
   check_golden(run, "sim/tests/golden/every-op.seed-buggy.json");
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_golden_larson_small(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *out = in_dir(0, dir, "run.json");
   const char *extra[] = {"--variant", "adopt", "--opt", "idle_trim_ms=1", "--sample-every",
                          "50", NULL};
@@ -104,12 +104,12 @@ static void test_replay_golden_larson_small(void **state) {
   json_t *run = load_run(out);
   check_golden(run, "sim/tests/golden/larson-small.adopt.json");
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 /* The file, cut where the host object starts (it is written last). */
 static char *before_host(const char *path) {
-  char *text = slurp(path);
+  char *text = ha_test_slurp(path, NULL);
   assert_non_null(text);
   char *host = strstr(text, "\"host\"");
   assert_non_null(host);
@@ -119,7 +119,7 @@ static char *before_host(const char *path) {
 
 static void test_replay_deterministic(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *trace = in_dir(0, dir, "l.hkt");
   make_larson(trace, "12");
   const char *extra[] = {"--variant", "phase1", "--opt", "idle_trim_ms=2", NULL};
@@ -129,10 +129,10 @@ static void test_replay_deterministic(void **state) {
   assert_string_equal(a, b);
   /* One CPU: the schedule, not the hardware, decides everything. */
   if (access("/usr/bin/taskset", X_OK) == 0) {
-    const char *argv[] = {"/usr/bin/taskset", "-c", "0", tool("HAKREPLAY"), trace, "-o",
+    const char *argv[] = {"/usr/bin/taskset", "-c", "0", ha_test_env("HAKREPLAY"), trace, "-o",
                           in_dir(3, dir, "c.json"), "--quiet", "--variant", "phase1", "--opt",
                           "idle_trim_ms=2", NULL};
-    assert_int_equal(run_cmd(argv, NULL, NULL), 0);
+    assert_int_equal(ha_test_run(argv, NULL, NULL), 0);
     char *c = before_host(path_buf[3]);
     assert_string_equal(a, c);
     free(c);
@@ -145,19 +145,19 @@ static void test_replay_deterministic(void **state) {
   json_decref(run);
   free(a);
   free(b);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_encodings_agree(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *hkt = in_dir(0, dir, "l.hkt"), *js = in_dir(1, dir, "l.json"),
              *jl = in_dir(2, dir, "l.jsonl");
   make_larson(hkt, "3");
-  const char *c1[] = {tool("HAKTRACE"), "convert", hkt, js, NULL};
-  const char *c2[] = {tool("HAKTRACE"), "convert", js, jl, NULL};
-  assert_int_equal(run_cmd(c1, NULL, NULL), 0);
-  assert_int_equal(run_cmd(c2, NULL, NULL), 0);
+  const char *c1[] = {ha_test_env("HAKTRACE"), "convert", hkt, js, NULL};
+  const char *c2[] = {ha_test_env("HAKTRACE"), "convert", js, jl, NULL};
+  assert_int_equal(ha_test_run(c1, NULL, NULL), 0);
+  assert_int_equal(ha_test_run(c2, NULL, NULL), 0);
   const char *traces[3] = {hkt, js, jl};
   json_t *runs[3];
   for (int i = 0; i < 3; i++) {
@@ -168,7 +168,7 @@ static void test_replay_encodings_agree(void **state) {
   assert_true(json_equal(runs[0], runs[1]));
   assert_true(json_equal(runs[0], runs[2]));
   for (int i = 0; i < 3; i++) json_decref(runs[i]);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 /* The seed's scenario at reduced scale: its Larson configuration for 30
@@ -178,7 +178,7 @@ static void test_replay_encodings_agree(void **state) {
  * small. Trends, not timings. */
 static void test_replay_seed_story(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *trace = in_dir(0, dir, "l.hkt");
   make_larson_chunks(trace, "1024", "30");
   const char *v[3] = {"seed-buggy", "phase1", "adopt"};
@@ -208,12 +208,12 @@ static void test_replay_seed_story(void **state) {
                      sum_int(r[0], "frees_local") + sum_int(r[0], "frees_remote"));
   }
   for (int i = 0; i < 3; i++) json_decref(r[i]);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_oom_writes_run_and_exits_3(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *trace = in_dir(0, dir, "l.hkt");
   make_larson(trace, "12");
   char *err = NULL;
@@ -250,12 +250,12 @@ static void test_replay_oom_writes_run_and_exits_3(void **state) {
   json_decref(full);
   free(err);
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_corruption_exits_4(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   char *err = NULL;
   const char *extra[] = {"--inject-overwrite", "5", NULL};
   const char *out = in_dir(0, dir, "r.json");
@@ -263,12 +263,12 @@ static void test_replay_corruption_exits_4(void **state) {
   assert_non_null(strstr(err, "every-op.json: event 5: block 1: overwritten before its free"));
   assert_int_equal(access(out, F_OK), -1); /* no run.json for a broken run */
   free(err);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_bad_input_exits_2(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *bad = in_dir(0, dir, "bad.json"), *out = in_dir(1, dir, "r.json");
   FILE *f = fopen(bad, "w");
   fputs("{\"format\":\"hakmem-trace\",\"version\":1,\"meta\":{},\"threads\":1,\"events\":"
@@ -295,19 +295,19 @@ static void test_replay_bad_input_exits_2(void **state) {
     assert_non_null(strstr(err, "hakreplay: "));
     free(err);
   }
-  const char *missing[] = {tool("HAKREPLAY"), in_dir(2, dir, "nope.hkt"), "-o", out, NULL};
-  assert_int_equal(run_cmd(missing, NULL, &err), 2);
+  const char *missing[] = {ha_test_env("HAKREPLAY"), in_dir(2, dir, "nope.hkt"), "-o", out, NULL};
+  assert_int_equal(ha_test_run(missing, NULL, &err), 2);
   assert_non_null(strstr(err, "nope.hkt"));
   free(err);
-  const char *none[] = {tool("HAKREPLAY"), NULL};
-  assert_int_equal(run_cmd(none, NULL, NULL), 2);
+  const char *none[] = {ha_test_env("HAKREPLAY"), NULL};
+  assert_int_equal(ha_test_run(none, NULL, NULL), 2);
   assert_int_equal(access(out, F_OK), -1);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_free_mode(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *trace = in_dir(0, dir, "l.hkt");
   make_larson(trace, "6");
   const char *free_mode[] = {"--variant", "adopt", "--mode", "free", NULL};
@@ -322,12 +322,12 @@ static void test_replay_free_mode(void **state) {
   assert_int_equal(sum_int(f, "live_blocks_end"), sum_int(d, "live_blocks_end"));
   json_decref(f);
   json_decref(d);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_ss_detail(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *detail = in_dir(1, dir, "ss.jsonl");
   const char *extra[] = {"--ss-detail", detail, "--sample-every", "4", NULL};
   assert_int_equal(replay(source("traces/samples/every-op.json"), in_dir(0, dir, "r.json"), extra,
@@ -335,7 +335,7 @@ static void test_replay_ss_detail(void **state) {
                    0);
   json_t *run = load_run(path_buf[0]);
   size_t samples = json_array_size(json_object_get(run, "samples"));
-  char *text = slurp(detail);
+  char *text = ha_test_slurp(detail, NULL);
   assert_non_null(text);
   size_t lines = 0;
   for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++) {
@@ -349,7 +349,7 @@ static void test_replay_ss_detail(void **state) {
   assert_int_equal(samples, 4); /* t = 4, 8, 12 and the end (14) */
   free(text);
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static json_t *last_sample(json_t *run) {
@@ -370,7 +370,7 @@ static json_int_t get_int(json_t *o, const char *path) {
 /* Hand-written: 5 blocks by main, 3 freed by thread 1, 1 by main. */
 static void test_replay_drift_exact(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   static const struct {
     const char *variant, *acct;
     json_int_t drift, lnbe;
@@ -396,7 +396,7 @@ static void test_replay_drift_exact(void **state) {
     assert_int_equal(get_int(last, "ss.logically_nonempty_but_empty"), cases[i].lnbe);
     json_decref(run);
   }
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static json_t *find_event(json_t *run, const char *type, int nth) {
@@ -412,7 +412,7 @@ static json_t *find_event(json_t *run, const char *type, int nth) {
  * needs a block of the same class. */
 static void test_replay_thread_exit_orphan_and_adopt(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *trace = source("sim/tests/traces/thread-exit.json");
   const char *leave[] = {"--variant", "phase1", NULL};
   assert_int_equal(replay(trace, in_dir(0, dir, "leave.json"), leave, NULL), 0);
@@ -442,12 +442,12 @@ static void test_replay_thread_exit_orphan_and_adopt(void **state) {
   assert_int_equal(sum_int(run, "adoptions"), 1);
   assert_int_equal(get_int(last_sample(run), "remote_pending_blocks"), 0);
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 static void test_replay_map_limit_trace(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *extra[] = {"--opt", "ss_map_limit=2", NULL};
   assert_int_equal(
       replay(source("sim/tests/traces/map-limit.json"), in_dir(0, dir, "r.json"), extra, NULL), 3);
@@ -459,16 +459,16 @@ static void test_replay_map_limit_trace(void **state) {
   assert_int_equal(sum_int(run, "events"), 2);
   assert_int_equal(get_int(last_sample(run), "live_blocks"), 2);
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 /* Broken binary traces: one line, exit 2, no output. */
 static void test_replay_broken_hkt(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *trace = in_dir(0, dir, "l.hkt");
   make_larson(trace, "1");
-  char *data = slurp(trace);
+  char *data = ha_test_slurp(trace, NULL);
   FILE *f = fopen(trace, "rb");
   fseek(f, 0, SEEK_END);
   long size = ftell(f);
@@ -493,14 +493,14 @@ static void test_replay_broken_hkt(void **state) {
     free(err);
   }
   free(data);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 /* Configuration precedence: --variant, then HAKMEM_* variables, then --opt;
  * the effective values are what run.json reports and what ran. */
 static void test_replay_config_precedence(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   setenv("HAKMEM_PRESET", "adopt", 1);           /* replaced by --variant */
   setenv("HAKMEM_TINY_SS_FORCE_LG", "20", 1);    /* applies on top of the preset */
   setenv("HAKMEM_EMPTY_RESERVE", "3", 1);        /* overridden by --opt */
@@ -524,14 +524,14 @@ static void test_replay_config_precedence(void **state) {
   assert_int_equal(get_int(last, "ss_mapped_bytes") % (1 << 20), 0);
   assert_int_equal(get_int(last, "live_block_bytes"), 16);
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 /* Blocks of 0, 1 and 2 bytes: the replayer's marks must not collide with
  * themselves (a 1-byte block's first byte is its last). */
 static void test_replay_tiny_blocks(void **state) {
   (void)state;
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   char *err = NULL;
   assert_int_equal(replay(source("sim/tests/traces/small-blocks.json"), in_dir(0, dir, "r.json"),
                           NULL, &err),
@@ -540,7 +540,7 @@ static void test_replay_tiny_blocks(void **state) {
   json_t *run = load_run(path_buf[0]);
   assert_int_equal(sum_int(run, "live_blocks_end"), 0);
   json_decref(run);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 /* Every run.json the tests produce, OOM included, satisfies the documented
@@ -550,7 +550,7 @@ static void test_replay_schema(void **state) {
   json_error_t e;
   json_t *schema = json_load_file(source("docs/run.schema.json"), 0, &e);
   if (!schema) fail_msg("run.schema.json: %s", e.text);
-  char *dir = make_dir();
+  char *dir = ha_test_mkdir();
   const char *trace = in_dir(0, dir, "l.hkt");
   make_larson(trace, "4");
   const char *oom[] = {"--opt", "ss_map_limit=30", "--thread-maps", "2", NULL};
@@ -574,7 +574,7 @@ static void test_replay_schema(void **state) {
     json_decref(run);
   }
   json_decref(schema);
-  cleanup_dir(dir);
+  ha_test_rmdir(dir);
 }
 
 int main(void) {
