@@ -33,6 +33,11 @@ typedef enum {
   HAK_ORPHAN_ADOPT = 1, /* a thread needing a slab reclaims an orphaned one first */
 } hak_orphan_policy_t;
 
+typedef enum {
+  HAK_BADFREE_ABORT = 0, /* one line naming the address and the fault, then abort() */
+  HAK_BADFREE_COUNT = 1, /* count it (stats), ignore the free, hak_free returns -HAK_EBADFREE */
+} hak_on_bad_free_t;
+
 #define HAK_MAX_CLASSES 32
 #define HAK_SIZE_CLASSES_DEFAULT "8,16,32,64,128,256,512,1024"
 
@@ -64,7 +69,11 @@ typedef enum {
   X(flush_on_exit, U, uint32_t, 0, 0, 1, "HAKMEM_TINY_FLUSH_ON_EXIT",                \
     "1 runs a final trim pass when the allocator is torn down")                     \
   X(size_classes, S, const char *, HAK_SIZE_CLASSES_DEFAULT, 0, 0,                   \
-    "HAKMEM_SIZE_CLASSES", "block sizes in bytes, ascending multiples of 8")
+    "HAKMEM_SIZE_CLASSES", "block sizes in bytes, ascending multiples of 8")        \
+  X(on_bad_free, E, int, HAK_BADFREE_ABORT, 0, 0, "HAKMEM_ON_BAD_FREE",              \
+    "a detected double free or invalid free: abort (one line, then abort) or count") \
+  X(large_cache_mb, U, uint32_t, 64, 0, 65536, "HAKMEM_LARGE_CACHE_MB",              \
+    "MiB of freed large mappings kept for reuse, 0 = none; trim passes release them")
 
 /* Named presets: the seed's scenarios.
  * X(name, remote_accounting, idle_trim_ms, trim_ss, ss_lg, refill, orphan_policy, models) */
@@ -112,6 +121,7 @@ typedef enum {
 /* Error codes returned (negated) by functions that can fail. */
 #define HAK_EINVAL 1   /* bad value, unknown name, foreign pointer */
 #define HAK_ENOMEM 2   /* out of memory (map limit or mmap failure) */
+#define HAK_EBADFREE 3 /* a double free or a pointer inside a block (on_bad_free=count) */
 
 /* Fills *cfg with the defaults (the seed's HAKMEM). */
 void hak_config_default(hak_config *cfg);

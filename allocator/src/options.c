@@ -20,6 +20,7 @@
 static const char *const refill_names[] = {"fresh", "reuse", NULL};
 static const char *const acct_names[] = {"none", "push", "drain", NULL};
 static const char *const orphan_names[] = {"leave", "adopt", NULL};
+static const char *const badfree_names[] = {"abort", "count", NULL};
 static const char *const preset_names[] = {
 #define HAK_PRESET_NAME(name, ...) #name,
     HAK_PRESETS(HAK_PRESET_NAME)
@@ -38,6 +39,7 @@ static const char *const *enum_names(hak_option_id id) {
   case HAK_OPT_refill: return refill_names;
   case HAK_OPT_remote_accounting: return acct_names;
   case HAK_OPT_orphan_policy: return orphan_names;
+  case HAK_OPT_on_bad_free: return badfree_names;
   default: return NULL;
   }
 }
@@ -299,6 +301,7 @@ const char *hak_config_value_str(const hak_config *cfg, hak_option_id id, char *
     snprintf(buf, len, "%s", acct_names[cfg->remote_accounting]);
     break;
   case HAK_OPT_orphan_policy: snprintf(buf, len, "%s", orphan_names[cfg->orphan_policy]); break;
+  case HAK_OPT_on_bad_free: snprintf(buf, len, "%s", badfree_names[cfg->on_bad_free]); break;
   case HAK_OPT_size_classes: snprintf(buf, len, "%s", cfg->size_classes); break;
 #define HAK_STR_U(oname) \
   case HAK_OPT_##oname: snprintf(buf, len, "%" PRIu32, cfg->oname); break;

@@ -149,7 +149,8 @@ static void test_options_json(void **state) {
                       "{\"preset\":\"adopt\",\"refill\":\"reuse\",\"remote_accounting\":\"push\","
                       "\"idle_trim_ms\":100,\"trim_ss\":1,\"ss_lg\":21,\"slab_lg\":16,"
                       "\"empty_reserve\":1,\"orphan_policy\":\"adopt\",\"ss_map_limit\":0,"
-                      "\"flush_on_exit\":0,\"size_classes\":\"8,16,32,64,128,256,512,1024\"}");
+                      "\"flush_on_exit\":0,\"size_classes\":\"8,16,32,64,128,256,512,1024\","
+                      "\"on_bad_free\":\"abort\",\"large_cache_mb\":64}");
   free(text);
   json_decref(j);
   json_t *table = hak_options_table_json();
