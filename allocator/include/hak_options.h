@@ -39,7 +39,11 @@ typedef enum {
 } hak_on_bad_free_t;
 
 #define HAK_MAX_CLASSES 32
-#define HAK_SIZE_CLASSES_DEFAULT "8,16,32,64,128,256,512,1024"
+/* HAKMEM's tiny classes (powers of two to 1 KiB), then medium classes to
+ * 32 KiB, four per doubling (internal waste under 25%). */
+#define HAK_SIZE_CLASSES_DEFAULT                                                        \
+  "8,16,32,64,128,256,512,1024,1280,1536,1792,2048,2560,3072,3584,4096,5120,6144,7168," \
+  "8192,10240,12288,14336,16384,20480,24576,28672,32768"
 
 /* Option kinds: U = unsigned integer in [min, max], E = one of an enum's
  * names, S = string (validated by its own parser).

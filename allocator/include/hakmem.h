@@ -55,6 +55,7 @@ typedef struct hak_allocator hak_allocator;
   X(slabs_carved, "slabs given to a thread for the first time")           \
   X(slabs_orphaned, "slabs left with live blocks by an exiting thread")   \
   X(slabs_released, "empty slabs returned by an exiting thread")          \
+  X(slabs_emptied, "empty slabs a live thread gave back to their SuperSlab") \
   X(adoptions, "orphaned slabs reclaimed by another thread")              \
   X(trims, "trim passes run")                                             \
   X(trimmed_bytes, "bytes unmapped by trim")                              \
@@ -64,6 +65,9 @@ typedef struct hak_allocator hak_allocator;
   X(large_allocs, "allocations served by the large-object path")          \
   X(large_frees, "frees of large objects")                                \
   X(large_bytes_live, "bytes of large-object mappings now")                \
+  X(large_cache_hits, "large allocations served from the cache of freed mappings") \
+  X(large_cached_bytes, "bytes of freed large mappings waiting in the cache now") \
+  X(bad_frees, "double frees and frees inside a block, counted (on_bad_free=count)") \
   X(frees_after_exit, "remote frees by threads whose exit path had run (counted in frees_remote too)")
 
 typedef struct hak_stats {
@@ -86,13 +90,16 @@ typedef struct hak_ss_info {
   uint32_t slabs_orphaned;  /* slabs whose owner exited with blocks out */
   uint32_t slabs_free;      /* uncarved or released slabs */
   uint32_t capacity;        /* blocks the SuperSlab can hold */
-  uint32_t cached_by;       /* threads whose current slab is here */
+  uint32_t cached_by;       /* slabs live threads hold here, plus threads whose
+                               home it is: trim skips it while not 0 */
   uint32_t owner_tid;       /* thread that mapped or took it (0: none) */
   bool owner_alive;
   int64_t total_active_blocks;
   uint64_t remote_pending;  /* sum of remote_counts[] */
   uint64_t used_blocks;     /* blocks out of the owners' free lists */
-  uint64_t touched_bytes;   /* header plus every block ever carved */
+  uint64_t touched_bytes;   /* header plus every block ever carved (counted a
+                               page of blocks at a time) */
+  uint32_t header_bytes;    /* its header (metadata), which depends on the class */
   uintptr_t base;           /* address (never in golden output) */
 } hak_ss_info;
 
@@ -238,5 +245,17 @@ size_t hak_ss_header_bytes(const hak_allocator *a);
 /* Live OS mappings held by the instance (SuperSlabs, large objects,
  * registry and metadata): 0 after hak_destroy's unmaps. */
 uint64_t hak_live_mappings(const hak_allocator *a);
+
+/* ----------------------------------------------------------- validation */
+
+/* Checks every invariant of every SuperSlab (counts, lists, the orphan
+ * list, and with `quiescent` true each slab's free list and remote stack,
+ * and every live thread's caches: only when no other thread is inside the
+ * allocator). Returns 0, or -HAK_EINVAL with the first violation in err. */
+int hak_check(hak_allocator *a, bool quiescent, char *err, size_t errlen);
+
+/* Checks the calling thread's own caches (its queues, their slabs and
+ * free lists). Safe while other threads run. 0 or -HAK_EINVAL + err. */
+int hak_check_thread(hak_allocator *a, char *err, size_t errlen);
 
 #endif

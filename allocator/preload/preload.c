@@ -37,7 +37,6 @@ hak_preload_counters hak_preload_counts;
 
 static hak_allocator *g_alloc;  /* written once, before g_state = HP_READY */
 static _Atomic int g_state;
-static size_t g_class_max;      /* largest size class: beyond it, fresh mappings */
 /* True in the thread that is creating the instance (initial-exec TLS:
  * libhakmem.so is loaded at startup, so this never allocates). */
 static _Thread_local bool tl_creating;
@@ -136,7 +135,6 @@ static hak_allocator *create_slow(void) {
   hak_create_opts opts = {.log = log_line};
   hak_allocator *a;
   if (hak_create(&cfg, &opts, &a, err, sizeof err) != 0) die("cannot create the allocator", err);
-  g_class_max = hak_class_size(a, (int)hak_class_count(a) - 1);
   g_alloc = a;
   atomic_store_explicit(&g_state, HP_READY, memory_order_release);
   tl_creating = false;
@@ -159,6 +157,7 @@ void *hak_preload_malloc(size_t n) {
 }
 
 static void free_slow(hak_allocator *a, void *p, int rc) {
+  if (rc == -HAK_EBADFREE) return; /* reported and counted by the core */
   if (in_boot(p)) {
     atomic_fetch_add_explicit(&hak_preload_counts.bootstrap_frees, 1, memory_order_relaxed);
   } else if (a && rc == -HAK_ENOMEM) {
@@ -203,9 +202,8 @@ HP_EXPORT void *calloc(size_t count, size_t size) {
   }
   hak_allocator *a = instance();
   if (HP_UNLIKELY(!a)) return boot_alloc(total, 16); /* static storage: zeroed */
-  /* Beyond the largest class every block is a fresh anonymous mapping
-   * (large.c), already zero: clearing it would only touch every page. */
-  if (total > g_class_max) return hak_malloc(a, total);
+  /* hak_calloc clears only what needs it: a large block straight from
+   * the kernel is already zero. */
   return hak_calloc(a, count, size);
 }
 

@@ -125,7 +125,7 @@ static void expand_path(const char *path, char *out, size_t len) {
 /* ------------------------------------------------------------- sampler */
 
 typedef struct census {
-  uint64_t live, orphaned, touched, remote_pending;
+  uint64_t live, orphaned, touched, meta, remote_pending;
   int64_t active;
 } census;
 
@@ -134,6 +134,7 @@ static void census_one(void *ctx, const hak_ss_info *ss) {
   c->live++;
   if (ss->slabs_orphaned) c->orphaned++;
   c->touched += ss->touched_bytes;
+  c->meta += ss->header_bytes;
   c->remote_pending += ss->remote_pending;
   c->active += ss->total_active_blocks;
 }
@@ -168,7 +169,7 @@ static void write_sample(void) {
       ",\"remote_pending_blocks\":%" PRIu64 ",\"drains\":%" PRIu64 ",\"drained_blocks\":%" PRIu64
       ",\"threads_alive\":%" PRIu64 ",\"ss_allocated\":%" PRIu64 ",\"ss_freed\":%" PRIu64
       ",\"ooms\":%" PRIu64 "}\n",
-      ms_since(&smp.t0), c.live * ss_size, c.touched, c.live * hak_ss_header_bytes(a),
+      ms_since(&smp.t0), c.live * ss_size, c.touched, c.meta,
       st.large_bytes_live, c.live, c.orphaned, c.active, st.frees_local, st.frees_remote,
       ratio(st.frees_remote, st.frees_local + st.frees_remote), dl, dr, ratio(dr, dl + dr),
       c.remote_pending, st.drains, st.drained_blocks, st.threads_attached - st.threads_exited,

@@ -1,53 +1,42 @@
-/* alloc.c: the malloc family of one instance. The fast paths:
- *   allocation - pop the current slab's free list, else bump-carve the
- *                next block, else refill (refill.c); then count the block
- *                in total_active_blocks (the slab owner's part of it);
- *   free       - registry lookup (a foreign pointer is refused without being
- *                read), then a local push onto the slab's free list if the
- *                caller owns the slab, else ss_remote_push.
- * A local free decrements total_active_blocks as its last access to the
- * SuperSlab (see internal.h for why trim depends on that). Neither path
- * takes an atomic read-modify-write: the counter's owner part is a plain
- * store (hak_slab_active_add).
+/* alloc.c: the malloc family of one instance, and the checks on free.
+ *
+ * The fast paths, lock-free and without atomic read-modify-write:
+ *   allocation - pop the current slab's free list (the owner part of the
+ *                counter is the slab's `used`); everything else is
+ *                hak_alloc_slow (refill.c);
+ *   free       - registry bit (a foreign pointer is refused without being
+ *                read), the block's slab from the address, a check that
+ *                p is a block start and not already on a list, then a push
+ *                onto the slab's free list if the caller owns the slab,
+ *                else ss_remote_push. A local free into a slab that is not
+ *                the current one may move it between the owner's queues
+ *                or give it back when it empties.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
 static inline void *alloc_small(hak_allocator *a, hak_tcache *tc, uint32_t c) {
-  hak_class_cache *cc = &tc->cls[c];
-  hak_slab *slab = cc->slab;
-  void *p;
-  for (;;) {
-    if (HAK_LIKELY(slab != NULL)) {
-      p = slab->free_list;
-      if (HAK_LIKELY(p != NULL)) {
-        slab->free_list = *(void **)p;
-        slab->free_count--;
-        break;
-      }
-      if (slab->carved < slab->capacity) {
-        p = slab->data + (size_t)slab->carved * cc->ss->block_size;
-        if (++slab->carved > slab->touched) {
-          slab->touched = slab->carved;
-          atomic_fetch_add_explicit(&cc->ss->touched_blocks, 1, memory_order_relaxed);
-        }
-        break;
-      }
-    }
-    slab = hak_refill(a, tc, c);
-    if (!slab) return NULL;
+  hak_slab *slab = tc->cls[c].slab;
+  void *p = slab->free_list;
+  if (HAK_LIKELY(p != NULL)) {
+    slab->free_list = hak_link_get(a, p);
+    *(uintptr_t *)p = 0; /* a block the program never writes must not look freed */
+    atomic_store_explicit(&slab->used,
+                          atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    hak_tstat_add(&tc->stats.allocs, 1);
+    return p;
   }
-  atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
-  hak_slab_active_add(cc->ss, slab->index, 1);
-  hak_tstat_add(&tc->stats.allocs, 1);
-  return p;
+  return hak_alloc_slow(a, tc, c);
 }
 
 void *hak_malloc(hak_allocator *a, size_t size) {
-  if (HAK_UNLIKELY(size > a->class_max)) return hak_large_alloc(a, size, 0);
+  if (HAK_UNLIKELY(size > a->class_max)) return hak_large_alloc(a, size, 0, NULL);
   hak_tcache *tc = hak_tcache_get(a);
   if (HAK_UNLIKELY(!tc)) {
     errno = ENOMEM;
@@ -61,6 +50,12 @@ void *hak_calloc(hak_allocator *a, size_t n, size_t size) {
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
     return NULL;
+  }
+  if (total > a->class_max) {
+    bool fresh;
+    void *p = hak_large_alloc(a, total, 0, &fresh);
+    if (p && !fresh) memset(p, 0, total);
+    return p;
   }
   void *p = hak_malloc(a, total);
   if (p) memset(p, 0, total);
@@ -88,34 +83,94 @@ void *hak_memalign(hak_allocator *a, size_t align, size_t size) {
       return alloc_small(a, tc, c);
     }
   }
-  return hak_large_alloc(a, size, align);
+  return hak_large_alloc(a, size, align, NULL);
+}
+
+int hak_bad_free(hak_allocator *a, const void *p, const char *what, size_t block_size) {
+  char line[160];
+  snprintf(line, sizeof line, "[hakmem] free(): %s: %p (block of %zu bytes)", what, p,
+           block_size);
+  hak_log_line(a, line);
+  if (a->cfg.on_bad_free == HAK_BADFREE_ABORT) abort();
+  hak_gstat_add(&a->g.bad_frees, 1);
+  return -HAK_EBADFREE;
+}
+
+/* The offset of q from the slab's first block names a block start. */
+static inline bool is_block_start(const hak_superslab *ss, const hak_slab *slab, uintptr_t q) {
+  uintptr_t off = q - (uintptr_t)slab->data;
+  if (off >= (uintptr_t)slab->capacity * ss->block_size) return false;
+  return (((uint64_t)off * ss->div_magic) >> 32) * ss->block_size == off;
+}
+
+/* The block's first word decodes to NULL or to a block of its own slab:
+ * what every block on a free list or remote stack holds. Live data does
+ * so only by chance: the key is random with its top bit set, so no
+ * user-space pointer and no small integer decodes into a slab. */
+static inline bool looks_listed(const hak_allocator *a, const hak_superslab *ss,
+                                const hak_slab *slab, const void *p) {
+  uintptr_t w = (uintptr_t)hak_link_get(a, p);
+  return w == 0 || is_block_start(ss, slab, w);
+}
+
+/* The owner's confirmation: p is on the slab's free list or remote stack
+ * (pushers only prepend, and only the owner pops, so the walk is safe). */
+static bool on_own_lists(const hak_allocator *a, const hak_superslab *ss, const hak_slab *slab,
+                         const void *p) {
+  uint32_t budget = slab->capacity + 1;
+  for (const void *q = slab->free_list; q && budget--; q = hak_link_get(a, q))
+    if (q == p) return true;
+  const void *q =
+      (const void *)atomic_load_explicit(&ss->remote_heads[slab->index], memory_order_acquire);
+  for (budget = slab->capacity + 1; q && budget--; q = hak_link_get(a, q))
+    if (q == p) return true;
+  return false;
+}
+
+/* A local free into a slab that is not the current one: a full slab has
+ * room again, an empty one goes back to its SuperSlab. */
+static void local_free_elsewhere(hak_allocator *a, hak_tcache *tc, hak_superslab *ss,
+                                 hak_slab *slab, uint32_t used) {
+  hak_class_cache *cc = &tc->cls[ss->class_idx];
+  if (used == 0) {
+    hak_slab_release_empty(a, tc, cc, slab);
+    return;
+  }
+  if (slab->queue == HAK_Q_FULL) {
+    hak_queue_remove(cc, slab);
+    hak_queue_push_avail(cc, slab);
+  }
 }
 
 int hak_free(hak_allocator *a, void *p) {
   if (!p) return 0;
   hak_superslab *ss = hak_registry_lookup(a, p);
-  if (HAK_UNLIKELY(!ss)) return hak_large_free(a, p) ? 0 : -HAK_EINVAL;
-  hak_slab *slab = hak_slab_of(a, ss, p);
+  if (HAK_UNLIKELY(!ss)) return hak_large_free(a, p);
+  hak_slab *slab = hak_slab_of(ss, p);
   /* Only block starts are valid: a pointer into the header or into the
    * middle of a block is refused, untouched. */
-  uintptr_t off = (uintptr_t)p - (uintptr_t)slab->data;
-  uint32_t shift = a->classes[ss->class_idx].shift;
-  if (HAK_UNLIKELY((char *)p < slab->data)) return -HAK_EINVAL;
-  uintptr_t idx = shift ? off >> shift : off / ss->block_size;
-  if (HAK_UNLIKELY(idx * ss->block_size != off || idx >= slab->capacity)) return -HAK_EINVAL;
-  hak_tcache *tc = hak_tcache_for_free(a);
-  if (tc && atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) == tc->tid) {
-    *(void **)p = slab->free_list;
-    slab->free_list = p;
-    slab->free_count++;
-    atomic_store_explicit(&slab->used,
-                          atomic_load_explicit(&slab->used, memory_order_relaxed) - 1,
-                          memory_order_relaxed);
-    hak_tstat_add(&tc->stats.frees_local, 1);
-    hak_slab_active_add(ss, slab->index, -1);
-  } else {
-    hak_ss_remote_push(a, ss, slab, p, tc);
+  if (HAK_UNLIKELY(!is_block_start(ss, slab, (uintptr_t)p))) {
+    /* The header or a slab's tail: never handed out, so never a block. */
+    if ((char *)p < slab->data || (char *)p >= hak_slab_end(ss, slab)) return -HAK_EINVAL;
+    return hak_bad_free(a, p, "pointer inside a block", ss->block_size);
   }
+  hak_tcache *tc = hak_tcache_for_free(a);
+  bool listed = looks_listed(a, ss, slab, p);
+  if (tc && atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) == tc->tid) {
+    if (HAK_UNLIKELY(listed) && on_own_lists(a, ss, slab, p))
+      return hak_bad_free(a, p, "double free", ss->block_size);
+    hak_link_set(a, p, slab->free_list);
+    slab->free_list = p;
+    uint32_t used = atomic_load_explicit(&slab->used, memory_order_relaxed) - 1;
+    atomic_store_explicit(&slab->used, used, memory_order_release);
+    hak_tstat_add(&tc->stats.frees_local, 1);
+    if (HAK_UNLIKELY(slab->queue != HAK_Q_CURRENT)) local_free_elsewhere(a, tc, ss, slab, used);
+    return 0;
+  }
+  /* Another thread's slab: its lists cannot be walked from here, and the
+   * pattern alone is the evidence (see looks_listed). */
+  if (HAK_UNLIKELY(listed)) return hak_bad_free(a, p, "double free", ss->block_size);
+  hak_ss_remote_push(a, ss, slab, p, tc);
   return 0;
 }
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -16,6 +18,18 @@ static _Atomic uint64_t next_instance_id = 1;
 
 static void key_destructor(void *v) {
   if (v) hak_tcache_exit_thread(v);
+}
+
+/* A random key for the free-list links (see internal.h), top bit set. */
+static uintptr_t link_key(const hak_allocator *a) {
+  uint64_t k = 0;
+  if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    k = (uint64_t)(uintptr_t)a ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec;
+    k *= 0x9E3779B97F4A7C15ULL;
+  }
+  return (uintptr_t)(k | (uint64_t)1 << 63);
 }
 
 static void set_err(char *err, size_t errlen, const char *msg) {
@@ -52,9 +66,7 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
     return -HAK_EINVAL;
   }
   a->ss_size = (size_t)1 << a->cfg.ss_lg;
-  a->slab_size = (size_t)1 << a->cfg.slab_lg;
-  a->slabs_per_ss = 1u << (a->cfg.ss_lg - a->cfg.slab_lg);
-  a->header_size = hak_ss_header_size(a->slabs_per_ss);
+  a->link_key = link_key(a);
   a->tcache_size =
       (sizeof(hak_tcache) + a->class_count * sizeof(hak_class_cache) + 63) & ~(size_t)63;
   for (uint32_t c = 0; c < a->class_count; c++) pthread_mutex_init(&a->classes[c].lock, NULL);

@@ -2,21 +2,32 @@
  * grouped under the file that defines them.
  *
  * Locking, in one place:
- *   - fast paths (allocation from the current slab, local free, remote
- *     push, drain of the current slab) take no lock;
- *   - everything that changes which thread owns or caches a slab, the
- *     per-class SuperSlab list, the orphan list and a thread's owned-slab
- *     list happens under that class's lock (hak_class_state.lock);
+ *   - the owner's path takes no lock: allocation from its slabs, local
+ *     frees, moving its slabs between its own queues (current, avail,
+ *     full), carving and draining its slabs' remote stacks;
+ *   - a remote free is a lock-free push onto the slab's remote stack;
+ *   - every change of a slab's ownership (a thread taking a free slab,
+ *     releasing an empty one, orphaning at exit, adopting an orphan), the
+ *     per-class SuperSlab lists, the orphan list and a thread's home
+ *     happen under that class's lock (hak_class_state.lock);
  *   - mapping state (registry, live counts, thread list) is under
  *     hak_allocator.map_lock; the class lock may be held when taking it,
  *     never the reverse;
- *   - trim passes are serialised by trim_lock, taken before class locks.
+ *   - trim passes are serialised by trim_lock, taken before class locks;
+ *   - the large-object table (and its cache) is under large.lock, a leaf.
  *
- * Why trim can never unmap memory a thread is touching: a thread touches a
- * slab only while it is cached (its current slab: trim skips cached
- * SuperSlabs), while it holds the class lock (trim holds it too), or while
- * freeing a live block, which keeps total_active_blocks >= 1 until the
- * free's final decrement, its last access to the SuperSlab.
+ * Why trim can never unmap memory a thread is touching: trim skips every
+ * SuperSlab a live thread holds a slab of or calls home (cached_by != 0,
+ * read under the class lock); a thread touches a SuperSlab only while it
+ * holds a slab there (its queues), while it holds the class lock (trim
+ * holds it too), or while freeing a live block, which keeps the
+ * SuperSlab's counter >= 1 until the free's last access (remote.c).
+ *
+ * Free-list links are encoded (x ^ link_key, a per-instance random value
+ * with the top bit set). Every link of a slab's free list and remote stack
+ * points into that slab or is NULL, so a block whose first word decodes to
+ * such a value is on a list: a double free (alloc.c). Allocation clears
+ * the word, so a block the program never wrote does not look freed.
  */
 #ifndef HAK_INTERNAL_H
 #define HAK_INTERNAL_H
@@ -31,9 +42,26 @@
 #define HAK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Debug checks (meson -Ddebug_checks=true): assertions on the paths and
+ * the validators of check.c run at the points they guard. */
+#ifdef HAK_DEBUG
+#define HAK_ASSERT(cond) ((cond) ? (void)0 : hak_assert_fail(#cond, __FILE__, __LINE__))
+#else
+#define HAK_ASSERT(cond) ((void)0)
+#endif
+
 /* Owner ids of a slab besides live thread ids. */
 #define HAK_TID_NONE 0u            /* uncarved or released: nobody's */
 #define HAK_TID_ORPHAN UINT32_MAX  /* waiting in the orphan list (adopt policy) */
+
+/* Which list holds a slab. The owner moves its slabs between CURRENT,
+ * AVAIL and FULL without a lock; ORPHAN and NONE change under the class
+ * lock. */
+enum { HAK_Q_NONE = 0, HAK_Q_CURRENT, HAK_Q_AVAIL, HAK_Q_FULL, HAK_Q_ORPHAN };
+
+/* Smallest slab capacity the class geometry aims at: medium classes get
+ * larger slabs so a refill serves at least this many blocks. */
+#define HAK_MIN_SLAB_BLOCKS 16u
 
 typedef struct hak_tcache hak_tcache;
 typedef struct hak_superslab hak_superslab;
@@ -49,76 +77,83 @@ typedef struct hak_ss_list {
   uint32_t count;
 } hak_ss_list;
 
-/* Per-slab metadata, inside the SuperSlab header. Fields marked (owner) are
- * written only by the owning thread, or under the class lock when there is
- * no live owner. */
+/* Per-slab metadata, one cache line each, inside the SuperSlab header, so
+ * two threads owning neighbouring slabs never write the same line. Fields
+ * marked (owner) are written only by the owning thread, or under the class
+ * lock when it has no live owner. */
 typedef struct hak_slab {
+  void *free_list;              /* (owner) first free block, links encoded */
+  char *data;                   /* first block */
+  uint32_t carved;              /* (owner) blocks bump-allocated so far */
+  uint32_t capacity;            /* blocks this slab holds */
+  /* (owner writes) blocks out of the free list, remote-pending ones
+   * included; read by the census and the checks. */
+  _Atomic uint32_t used;
   _Atomic uint32_t owner_tid;   /* live tid, HAK_TID_NONE or HAK_TID_ORPHAN; a
                                    dead owner's tid stays under `leave` */
-  uint32_t capacity;            /* blocks this slab holds */
-  uint32_t carved;              /* (owner) blocks bump-allocated so far */
-  uint32_t touched;             /* (owner) high water of carved, kept across
-                                   release: those pages stay touched */
-  uint32_t free_count;          /* (owner) length of free_list */
-  _Atomic uint32_t used;        /* (owner writes) blocks out of the free list,
-                                   remote-pending ones included */
-  void *free_list;              /* (owner) singly linked through the blocks */
-  char *data;                   /* first block */
-  /* The owning thread's list of its slabs of this class, and the class's
-   * orphan list (adopt policy). Both under the class lock; pprev points at
-   * the link that points here (NULL: not in the list), so trim can unlink
-   * a slab without knowing whose list holds it. */
-  struct hak_slab *owned_next, **owned_pprev;
-  struct hak_slab *orphan_next, **orphan_pprev;
-  bool orphaned;                /* owner exited with blocks out (class lock) */
+  /* The owner's avail or full queue, or the class's orphan list (adopt
+   * policy, class lock): never two at once, `queue` says which. */
+  struct hak_slab *next, *prev;
+  uint32_t touched;             /* (owner) blocks counted in touched_blocks, kept
+                                   across release: those pages stay touched */
   uint16_t index;               /* slab_idx within the SuperSlab */
-} hak_slab;
+  uint8_t queue;                /* HAK_Q_* */
+  uint8_t orphaned;             /* owner exited with blocks out (class lock) */
+  /* The seed's counter, owner part: this slab contributes used +
+   * acct_adjust. Drains under `none` and `push` add what they take out of
+   * `used` here, so only the variant's own decrement ever lowers it. */
+  _Atomic int64_t acct_adjust;
+} __attribute__((aligned(64))) hak_slab;
 
 /* The SuperSlab header, at the start of its mapping. The first slab's
  * blocks start after it. */
 struct hak_superslab {
-  uint32_t id;                  /* sequential in mapping order */
+  /* Line 0: what every free reads. */
+  uint32_t block_size;
+  uint32_t div_magic;           /* ceil(2^32 / block_size): exact division of offsets */
   uint16_t class_idx;
   uint16_t nslabs;
-  uint32_t block_size;
+  uint8_t slab_shift;           /* log2 of this class's slab size */
+  hak_slab *slabs;                   /* [nslabs] */
+  _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
+  _Atomic uint32_t *remote_counts;   /* [nslabs]: blocks pushed, not drained */
+  /* The seed's counter is total_active_blocks + the slabs' owner parts
+   * (read it with hak_ss_active). Cross-thread decrements (the remote push
+   * under `push`) go to this shared atomic, on a line of its own. */
+  _Alignas(64) _Atomic int64_t total_active_blocks;
+  /* Cold: class lock unless said otherwise. */
+  _Alignas(64) uint32_t id;     /* sequential in mapping order */
   uint32_t capacity;            /* sum of slab capacities */
-  /* The seed's counter: +1 per allocation, -1 per local free, and -1 per
-   * remote free at push or drain time depending on remote_accounting. Its
-   * value is total_active_blocks + the sum of active_delta[] (read it with
-   * hak_ss_active): the owner of a slab counts its own allocations and
-   * frees in that slab's active_delta with plain stores, so the fast paths
-   * take no atomic read-modify-write on a line other threads write;
-   * cross-thread decrements go to the shared atomic. */
-  _Atomic int64_t total_active_blocks;
-  uint32_t owner_tid;           /* thread that mapped or took it (class lock) */
-  /* References from thread caches (class lock): each thread whose current
-   * slab is here counts once, and once more if this is its home SuperSlab.
-   * The seed's "cached in TLS" test for trim is cached_by != 0. */
-  uint32_t cached_by;
-  uint32_t free_slabs;          /* slabs with owner HAK_TID_NONE (class lock) */
-  uint32_t slabs_orphaned;      /* slabs with `orphaned` set (class lock) */
-  /* Blocks ever carved (sum of the slabs' high waters): the touched part. */
+  uint32_t owner_tid;           /* thread that mapped or took it */
+  uint32_t home_refs;           /* threads whose home (refill fresh) it is */
+  uint32_t free_slabs;          /* slabs with owner HAK_TID_NONE */
+  uint32_t slabs_orphaned;      /* slabs with `orphaned` set */
+  uint32_t slabs_live;          /* slabs a live thread owns (in its queues) */
+  /* The owner parts of slabs no live thread owns never change (nobody
+   * drains or allocates there), so while slabs_live == 0 their sum is kept
+   * here and the census reads one number instead of every slab. */
+  int64_t frozen_active;
+  /* Blocks counted as touched (page-sized steps of the slabs' high
+   * waters): atomic, the owners add to it while carving. */
   _Atomic uint64_t touched_blocks;
   struct hak_superslab *next, *prev; /* the class's list, mapping order */
   /* Lists that keep refill from scanning every SuperSlab of the class:
    * with_free holds those with a free slab (refill reuse), all_free those
    * whose every slab is free (refill fresh's reserve reuse). */
   hak_ss_link with_free, all_free;
-  /* Per-slab arrays laid out after this struct, counts first: a census
-   * reads the struct and remote_counts[] only (a few cache lines). */
-  _Atomic uint32_t *remote_counts;   /* [nslabs]: blocks pushed, not drained */
-  _Atomic int64_t *active_delta;     /* [nslabs]: the slab owner's part of the counter */
-  _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
-  hak_slab *slabs;                   /* [nslabs] */
 };
 
-/* A thread's view of one size class (the seed's g_tls_slabs[class]). */
+/* A thread's view of one size class (the seed's g_tls_slabs[class]),
+ * written only by the thread. */
 typedef struct hak_class_cache {
-  hak_superslab *ss;            /* current SuperSlab (cached: trim skips it) */
-  hak_slab *slab;               /* current slab, owned by this thread */
-  hak_superslab *home;          /* newest SuperSlab this thread mapped or took:
-                                   fresh refill carves new slabs only here */
-  hak_slab *owned;              /* every slab this thread owns in the class */
+  hak_slab *slab;               /* current slab (a_empty_slab when none) */
+  hak_superslab *ss;            /* its SuperSlab (NULL when none) */
+  hak_slab *avail_head, *avail_tail; /* owned slabs with room */
+  hak_slab *full_head, *full_tail;   /* owned slabs without room, oldest first */
+  uint32_t nslabs;              /* owned slabs: current + avail + full */
+  hak_superslab *home;          /* newest SuperSlab this thread mapped or took
+                                   (class lock): refill fresh carves new slabs only
+                                   here */
 } hak_class_cache;
 
 /* Per-thread counters: one writer (the thread), read by hak_get_stats. */
@@ -145,14 +180,19 @@ struct hak_tcache {
 typedef struct hak_class_state {
   pthread_mutex_t lock;
   uint32_t block_size;
-  uint32_t shift;               /* log2(block_size) if a power of two, else 0 */
+  uint32_t div_magic;           /* see hak_superslab */
+  uint32_t slab_shift;          /* log2 of the slab size of this class */
+  uint32_t nslabs;              /* slabs per SuperSlab */
+  uint32_t header_size;         /* SuperSlab header bytes for this geometry */
   hak_superslab *first, *last;  /* live SuperSlabs of the class, mapping order */
   uint32_t count;
   hak_ss_list with_free, all_free; /* see hak_superslab */
   hak_slab *orphans;            /* adopt policy: slabs awaiting a new owner */
 } hak_class_state;
 
-/* Large objects: direct mappings recorded in an open-addressed table. */
+/* Large objects: direct mappings recorded in an open-addressed table, and
+ * a bounded cache of freed mappings for the next request of about the same
+ * size (large.c). */
 typedef struct hak_large_entry {
   uintptr_t addr;               /* 0 empty, 1 tombstone */
   size_t size;                  /* usable size */
@@ -160,40 +200,53 @@ typedef struct hak_large_entry {
   size_t map_len;
 } hak_large_entry;
 
+#define HAK_LARGE_CACHE_SLOTS 64
+
+typedef struct hak_large_cached {
+  void *base;
+  size_t len;
+  bool aged;                    /* a trim pass has seen it: the next one returns it */
+} hak_large_cached;
+
 typedef struct hak_large_table {
   pthread_mutex_t lock;
   hak_large_entry *slots;
   size_t cap, used, tombs;
+  hak_large_cached cache[HAK_LARGE_CACHE_SLOTS];
+  uint32_t ncached;
+  size_t cached_bytes;
 } hak_large_table;
 
-/* Registry: base address >> ss_lg -> SuperSlab, two levels of atomic
- * pointers, so a lookup never reads memory the allocator did not map. */
-#define HAK_REG_LEAF_BITS 14
+/* Registry: one bit per 2^ss_lg-aligned address range, set while a
+ * SuperSlab of this instance is mapped there. */
 typedef struct hak_registry {
-  _Atomic(_Atomic(hak_superslab *) *) *top;
-  size_t top_len;
+  _Atomic uint64_t *bits;       /* lazily backed (MAP_NORESERVE) */
+  size_t bytes;
   uint32_t shift;               /* ss_lg */
+  uintptr_t limit;              /* addresses at or above it are never ours */
 } hak_registry;
 
 struct hak_allocator {
-  hak_config cfg;
+  /* Read by every call: the fast paths' constants first. */
   uint64_t instance_id;         /* unique per process, for the TLS fast cache */
+  uintptr_t link_key;           /* free-list link encoding (top bit set) */
+  hak_registry reg;
+  size_t ss_size;
+  uint32_t class_max;           /* largest block size */
+  uint32_t class_count;
+  hak_slab empty_slab;          /* every class cache's current slab when it has none */
+  uint8_t size_to_class[(1024u * 64u) / 8u + 1]; /* (size+7)/8 -> class */
+
+  hak_config cfg;
   pthread_key_t key;            /* thread exit hook */
   hak_observer obs;
   bool has_obs;
   hak_log_fn log;
   void *log_ctx;
 
-  uint32_t class_count;
-  uint32_t class_max;           /* largest block size */
-  uint8_t size_to_class[(1024u * 64u) / 8u + 1]; /* (size+7)/8 -> class */
   hak_class_state classes[HAK_MAX_CLASSES];
 
-  size_t ss_size, slab_size, header_size;
-  uint32_t slabs_per_ss;
-
   pthread_mutex_t map_lock;
-  hak_registry reg;
   uint32_t next_ss_id;
   uint32_t next_tid;
   _Atomic uint64_t *tid_alive;  /* bitmap of live thread ids */
@@ -232,6 +285,14 @@ struct hak_allocator {
 
 #define HAK_OBS(a, cb) ((a)->has_obs && (a)->obs.cb)
 
+/* Free-list links. */
+static inline void *hak_link_get(const hak_allocator *a, const void *block) {
+  return (void *)(*(const uintptr_t *)block ^ a->link_key);
+}
+static inline void hak_link_set(const hak_allocator *a, void *block, const void *next) {
+  *(uintptr_t *)block = (uintptr_t)next ^ a->link_key;
+}
+
 /* os.c: the OS layer, counting every mapping. */
 void *hak_os_map(hak_allocator *a, size_t len);
 void *hak_os_map_aligned(hak_allocator *a, size_t len, size_t align, void **base,
@@ -242,16 +303,31 @@ void hak_os_unmap(hak_allocator *a, void *p, size_t len);
 int hak_classes_init(hak_allocator *a, char *err, size_t errlen);
 int hak_classes_parse(const char *spec, uint32_t *sizes, uint32_t *count, char *err,
                       size_t errlen);
+/* The slab geometry of a class of block_size bytes (shared with config
+ * validation): log2 of its slab size and the header size it implies. */
+uint32_t hak_class_slab_shift(uint32_t block_size, uint32_t slab_lg, uint32_t ss_lg);
+/* Offset of slab `slab`'s first block from the slab's start. */
+size_t hak_class_first_block(const hak_class_state *cs, uint32_t slab);
+/* Checks that every class of the list fits its slabs. */
+int hak_classes_validate(const uint32_t *sizes, uint32_t count, uint32_t slab_lg,
+                         uint32_t ss_lg, char *err, size_t errlen);
 
 /* registry.c */
 int hak_registry_init(hak_allocator *a);
 void hak_registry_destroy(hak_allocator *a);
-int hak_registry_set(hak_allocator *a, uintptr_t base, hak_superslab *ss);
-hak_superslab *hak_registry_lookup(const hak_allocator *a, const void *p);
+int hak_registry_set(hak_allocator *a, uintptr_t base, bool present);
+static inline hak_superslab *hak_registry_lookup(const hak_allocator *a, const void *p) {
+  uintptr_t u = (uintptr_t)p;
+  if (HAK_UNLIKELY(u >= a->reg.limit)) return NULL;
+  uintptr_t idx = u >> a->reg.shift;
+  uint64_t word = atomic_load_explicit(&a->reg.bits[idx >> 6], memory_order_acquire);
+  if (!((word >> (idx & 63)) & 1u)) return NULL;
+  return (hak_superslab *)(u & ~(uintptr_t)(a->ss_size - 1));
+}
 
 /* superslab.c */
 hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc);
-static inline hak_superslab *hak_ss_of_slab(const hak_allocator *a, hak_slab *s) {
+static inline hak_superslab *hak_ss_of_slab(const hak_allocator *a, const hak_slab *s) {
   return (hak_superslab *)((uintptr_t)s & ~(uintptr_t)(a->ss_size - 1));
 }
 void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason);
@@ -261,29 +337,50 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
  * free_slabs (call after changing it; with gone = true to leave both). */
 void hak_ss_sync_lists(hak_class_state *cs, hak_superslab *ss, bool gone);
 size_t hak_ss_header_size(uint32_t nslabs);
-static inline hak_slab *hak_slab_of(const hak_allocator *a, hak_superslab *ss,
-                                    const void *p) {
-  return &ss->slabs[((uintptr_t)p - (uintptr_t)ss) >> a->cfg.slab_lg];
+static inline hak_slab *hak_slab_of(const hak_superslab *ss, const void *p) {
+  return &ss->slabs[((uintptr_t)p - (uintptr_t)ss) >> ss->slab_shift];
+}
+/* The slab's bytes: one block past its last. */
+static inline char *hak_slab_end(const hak_superslab *ss, const hak_slab *s) {
+  return s->data + (size_t)s->capacity * ss->block_size;
 }
 
-/* The seed's total_active_blocks: the shared atomic plus the owners' parts.
- * Read under the class lock with the SuperSlab uncached (trim), it can
- * only be too high while frees race with the read, never too low. */
-static inline int64_t hak_ss_active(const hak_superslab *ss) {
-  int64_t v = atomic_load_explicit(&((hak_superslab *)ss)->total_active_blocks,
-                                   memory_order_acquire);
-  for (uint32_t i = 0; i < ss->nslabs; i++)
-    v += atomic_load_explicit(&ss->active_delta[i], memory_order_acquire);
-  return v;
+/* The seed's total_active_blocks: the shared atomic plus the slabs' owner
+ * parts. Class lock held. While frees race with the read it can read too
+ * high, never too low. */
+int64_t hak_ss_active(const hak_superslab *ss);
+
+/* slab.c: a slab's place in its owner's queues, the orphan list, and the
+ * ownership changes (class lock where said). */
+void hak_queue_push_avail(hak_class_cache *cc, hak_slab *s);
+void hak_queue_push_full(hak_class_cache *cc, hak_slab *s);
+void hak_queue_remove(hak_class_cache *cc, hak_slab *s);
+void hak_orphan_push(hak_class_state *cs, hak_slab *s);
+void hak_orphan_remove(hak_class_state *cs, hak_slab *s);
+/* Class lock held: s becomes tc's (from a free slab or an orphan). */
+void hak_slab_take(hak_allocator *a, hak_superslab *ss, hak_slab *s, hak_tcache *tc);
+/* Class lock held: s (empty, out of every queue) goes back to its
+ * SuperSlab, nobody's and uncarved; its pages stay touched. */
+void hak_slab_release(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* Class lock held: s (blocks still out, out of every queue) loses its
+ * live owner at its thread's exit. */
+void hak_slab_orphan(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* The calling thread's empty, non-current slab goes back to its
+ * SuperSlab (takes the class lock). */
+void hak_slab_release_empty(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc,
+                            hak_slab *s);
+/* Class lock held: the home reference of cc moves to ss (or NULL). */
+void hak_set_home(hak_class_cache *cc, hak_superslab *ss);
+static inline bool hak_slab_has_room(const hak_superslab *ss, const hak_slab *s) {
+  return s->free_list || s->carved < s->capacity ||
+         atomic_load_explicit(&ss->remote_heads[s->index], memory_order_relaxed) != 0;
 }
 
-/* Owner-only update of a slab's part of the counter: a plain store, with
- * release order so that a trim that sees it also sees the free before it. */
-static inline void hak_slab_active_add(hak_superslab *ss, uint32_t slab, int64_t n) {
-  _Atomic int64_t *d = &ss->active_delta[slab];
-  atomic_store_explicit(d, atomic_load_explicit(d, memory_order_relaxed) + n,
-                        memory_order_release);
-}
+/* alloc.c */
+/* Reports a bad free (double free, pointer inside a block): one line
+ * through the log, then abort() or a count as on_bad_free says. Returns
+ * -HAK_EBADFREE when counted. */
+int hak_bad_free(hak_allocator *a, const void *p, const char *what, size_t block_size);
 
 /* remote.c: the cross-thread free stacks. */
 void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, void *p,
@@ -291,35 +388,74 @@ void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, voi
 uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab,
                              hak_tcache *tc);
 
-/* refill.c: where a thread gets its next slab (class lock inside). */
-hak_slab *hak_refill(hak_allocator *a, hak_tcache *tc, uint32_t class_idx);
-void hak_orphan_push(hak_class_state *cs, hak_slab *slab);
-void hak_list_unlink_owned(hak_slab *slab);
-void hak_list_unlink_orphan(hak_slab *slab);
-void hak_slab_release(hak_class_state *cs, hak_superslab *ss, hak_slab *slab);
-void hak_slab_set_orphaned(hak_superslab *ss, hak_slab *slab, bool orphaned);
-void hak_set_current(hak_class_cache *cc, hak_superslab *ss, hak_slab *slab);
-void hak_set_home(hak_class_cache *cc, hak_superslab *ss);
+/* refill.c: the allocation slow path (carving, draining, the owner's
+ * queues without a lock, then the class lock). */
+void *hak_alloc_slow(hak_allocator *a, hak_tcache *tc, uint32_t class_idx);
 
 /* tcache.c: thread attach and exit. */
-hak_tcache *hak_tcache_get(hak_allocator *a);
-hak_tcache *hak_tcache_peek(hak_allocator *a);
-hak_tcache *hak_tcache_for_free(hak_allocator *a);
+hak_tcache *hak_tcache_attach_slow(hak_allocator *a, int mode);
 void hak_tcache_exit(hak_tcache *tc);
 void hak_tcache_exit_thread(hak_tcache *tc);
 void hak_tcache_release_all(hak_allocator *a);
 bool hak_tid_alive(const hak_allocator *a, uint32_t tid);
 
+/* The calling thread's cache for a: a one-entry TLS cache first (instance
+ * ids are never reused, so a stale entry cannot match), then the slow
+ * lookup, attaching as `mode` says. */
+enum { HAK_ATTACH_PEEK = 0, HAK_ATTACH = 1, HAK_ATTACH_UNLESS_EXITED = 2 };
+typedef struct hak_tls_last {
+  uint64_t instance_id;
+  hak_tcache *tc;
+  uint64_t exited_instance;     /* this thread's exit path ran for that instance */
+} hak_tls_last;
+extern _Thread_local hak_tls_last hak_tl_last;
+static inline hak_tcache *hak_tcache_lookup(hak_allocator *a, int mode) {
+  if (HAK_LIKELY(hak_tl_last.instance_id == a->instance_id)) return hak_tl_last.tc;
+  return hak_tcache_attach_slow(a, mode);
+}
+static inline hak_tcache *hak_tcache_get(hak_allocator *a) {
+  return hak_tcache_lookup(a, HAK_ATTACH);
+}
+static inline hak_tcache *hak_tcache_peek(hak_allocator *a) {
+  return hak_tcache_lookup(a, HAK_ATTACH_PEEK);
+}
+/* For frees: a thread whose exit path already ran (glibc frees some of a
+ * thread's memory after the pthread key destructors) is not attached
+ * again, which would leave a cache nobody releases. NULL then: the free is
+ * a remote push. */
+static inline hak_tcache *hak_tcache_for_free(hak_allocator *a) {
+  return hak_tcache_lookup(a, HAK_ATTACH_UNLESS_EXITED);
+}
+
 /* large.c */
 int hak_large_init(hak_allocator *a);
 void hak_large_destroy(hak_allocator *a);
-void *hak_large_alloc(hak_allocator *a, size_t size, size_t align);
-bool hak_large_free(hak_allocator *a, void *p);
+/* *fresh: true when the memory comes straight from the kernel (zeroed). */
+void *hak_large_alloc(hak_allocator *a, size_t size, size_t align, bool *fresh);
+/* 0, -HAK_EINVAL (not a large object of ours) or what hak_bad_free said
+ * (a block freed twice while its mapping waits in the cache). */
+int hak_large_free(hak_allocator *a, void *p);
 size_t hak_large_usable(hak_allocator *a, const void *p);
+/* One trim pass's share: cached mappings a previous pass saw go back to
+ * the kernel; returns the bytes released. */
+uint64_t hak_large_trim(hak_allocator *a);
 
 /* trim.c */
 int hak_trim_thread_start(hak_allocator *a);
 void hak_trim_thread_stop(hak_allocator *a);
+
+/* check.c: the validators (also behind hak_check). */
+int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err,
+                 size_t errlen);
+int hak_check_tcache(hak_allocator *a, hak_tcache *tc, char *err, size_t errlen);
+_Noreturn void hak_assert_fail(const char *cond, const char *file, int line);
+#ifdef HAK_DEBUG
+/* Runs the calling thread's validator, aborting on a violation. */
+void hak_debug_check_thread(hak_allocator *a, hak_tcache *tc);
+#define HAK_DEBUG_CHECK_THREAD(a, tc) hak_debug_check_thread(a, tc)
+#else
+#define HAK_DEBUG_CHECK_THREAD(a, tc) ((void)0)
+#endif
 
 /* stats.c */
 static inline void hak_gstat_add(_Atomic uint64_t *c, uint64_t n) {
@@ -328,5 +464,7 @@ static inline void hak_gstat_add(_Atomic uint64_t *c, uint64_t n) {
 void hak_gstat_max(_Atomic uint64_t *c, uint64_t v);
 void hak_stats_fold_thread(hak_allocator *a, const hak_thread_stats *ts);
 void hak_log_oom_once(hak_allocator *a, int err);
+/* One line through the instance's log (stderr when none). */
+void hak_log_line(hak_allocator *a, const char *line);
 
 #endif

@@ -276,17 +276,8 @@ int hak_config_validate(const hak_config *cfg, char *err, size_t errlen) {
     set_err(err, errlen, "size_classes: %s%s", why, "");
     return -HAK_EINVAL;
   }
-  if (cfg->slab_lg >= cfg->ss_lg) {
-    set_err(err, errlen, "slab_lg must be smaller than ss_lg%s%s", "", "");
-    return -HAK_EINVAL;
-  }
-  /* Slab 0 shares its space with the header: the largest block must fit
-   * there too, and at least twice in every other slab. */
-  size_t slab = (size_t)1 << cfg->slab_lg;
-  size_t header = hak_ss_header_size(1u << (cfg->ss_lg - cfg->slab_lg));
-  if (sizes[count - 1] > slab / 2 || header + sizes[count - 1] > slab) {
-    set_err(err, errlen, "size_classes: largest class does not fit a %s slab%s",
-            cfg->slab_lg == 14 ? "16 KiB" : "small", "");
+  if (hak_classes_validate(sizes, count, cfg->slab_lg, cfg->ss_lg, why, sizeof why) != 0) {
+    set_err(err, errlen, "%s%s", why, "");
     return -HAK_EINVAL;
   }
   return 0;

@@ -1,18 +1,25 @@
-/* refill.c: where a thread gets blocks when its current slab is exhausted.
+/* refill.c: the allocation slow path, when the current slab's free list
+ * is empty.
  *
- * In order (the first that yields room wins):
- *   1. drain the current slab's remote stack (no lock: it is ours);
- *   then, under the class lock:
- *   2. another slab this thread owns in the class, after draining it;
- *   3. orphan_policy adopt: reclaim an orphaned slab that has room
+ * In order (the first that yields a block wins):
+ *   1. carve the current slab's next block (bump pointer);
+ *   2. drain the current slab's remote stack;
+ *   then the current slab goes to the full queue, and, still without a
+ *   lock (the owner's queues are the owner's alone):
+ *   3. the newest slab of the avail queue (this thread's slabs that got
+ *      local frees while not current);
+ *   4. up to HAK_FULL_SCAN slabs of the full queue, oldest first: one
+ *      whose remote stack holds blocks is drained and becomes current;
+ *   then, under the class lock (ownership changes hands):
+ *   5. orphan_policy adopt: reclaim an orphaned slab that has room
  *      (drained as it is adopted: mimalloc's reclaim of abandoned pages);
- *   4. a free slab (uncarved or released): refill fresh looks only in the
+ *   6. a free slab (uncarved or released): refill fresh looks only in the
  *      thread's home SuperSlab, refill reuse in every SuperSlab of the
  *      class, oldest first (to let the newest ones empty);
- *   5. fresh only: a wholly empty SuperSlab nobody caches (the empty
+ *   7. fresh only: a wholly empty SuperSlab nobody holds (the empty
  *      reserve that trim keeps) becomes this thread's home;
- *   6. map a new SuperSlab (may fail: NULL, errno ENOMEM, counted).
- * Under fresh, steps 4-6 mean a thread never carves slabs out of another
+ *   8. map a new SuperSlab (may fail: NULL, errno ENOMEM, counted).
+ * Under fresh, steps 6-8 mean a thread never carves slabs out of another
  * thread's SuperSlab: every new thread maps one per class it touches,
  * which is what the seed's numbers show HAKMEM doing.
  */
@@ -20,91 +27,58 @@
 
 #include "internal.h"
 
-static void owned_push(hak_class_cache *cc, hak_slab *s) {
-  s->owned_next = cc->owned;
-  if (cc->owned) cc->owned->owned_pprev = &s->owned_next;
-  cc->owned = s;
-  s->owned_pprev = &cc->owned;
-}
+/* Full slabs looked at per refill before taking the class lock: bounds
+ * the lock-free scan while letting remote frees into old slabs be found. */
+#define HAK_FULL_SCAN 8
 
-void hak_orphan_push(hak_class_state *cs, hak_slab *s) {
-  s->orphan_next = cs->orphans;
-  if (cs->orphans) cs->orphans->orphan_pprev = &s->orphan_next;
-  cs->orphans = s;
-  s->orphan_pprev = &cs->orphans;
-}
-
-void hak_list_unlink_owned(hak_slab *s) {
-  if (!s->owned_pprev) return;
-  *s->owned_pprev = s->owned_next;
-  if (s->owned_next) s->owned_next->owned_pprev = s->owned_pprev;
-  s->owned_next = NULL;
-  s->owned_pprev = NULL;
-}
-
-void hak_list_unlink_orphan(hak_slab *s) {
-  if (!s->orphan_pprev) return;
-  *s->orphan_pprev = s->orphan_next;
-  if (s->orphan_next) s->orphan_next->orphan_pprev = s->orphan_pprev;
-  s->orphan_next = NULL;
-  s->orphan_pprev = NULL;
-}
-
-/* Cache references (class lock): see hak_superslab.cached_by. */
-void hak_set_current(hak_class_cache *cc, hak_superslab *ss, hak_slab *slab) {
-  if (cc->ss != ss) {
-    if (cc->ss) cc->ss->cached_by--;
-    if (ss) ss->cached_by++;
-    cc->ss = ss;
+/* Step 1: the next uncarved block. Touched memory is counted a page at a
+ * time (the slab's high water moves by a page's worth of blocks), so the
+ * shared counter is written once per page, not once per block. */
+static void *carve(hak_allocator *a, hak_superslab *ss, hak_slab *s) {
+  uint32_t bs = ss->block_size;
+  void *p = s->data + (size_t)s->carved * bs;
+  if (++s->carved > s->touched) {
+    uint32_t step = (uint32_t)(hak_page_size() / bs);
+    uint32_t to = s->touched + (step ? step : 1);
+    if (to > s->capacity) to = s->capacity;
+    atomic_fetch_add_explicit(&ss->touched_blocks, to - s->touched, memory_order_relaxed);
+    s->touched = to;
   }
-  cc->slab = slab;
+  return p;
 }
 
-void hak_set_home(hak_class_cache *cc, hak_superslab *ss) {
-  if (cc->home == ss) return;
-  if (cc->home) cc->home->cached_by--;
-  if (ss) ss->cached_by++;
-  cc->home = ss;
+static void set_current(hak_class_cache *cc, hak_superslab *ss, hak_slab *s) {
+  cc->slab = s;
+  cc->ss = ss;
+  s->queue = HAK_Q_CURRENT;
 }
 
-/* Sets or clears a slab's orphaned mark, keeping the SuperSlab's count. */
-void hak_slab_set_orphaned(hak_superslab *ss, hak_slab *s, bool orphaned) {
-  if (s->orphaned == orphaned) return;
-  s->orphaned = orphaned;
-  if (orphaned) ss->slabs_orphaned++;
-  else ss->slabs_orphaned--;
-}
-
-/* Returns an empty slab to its SuperSlab: nobody's, uncarved. Its pages
- * stay touched (slab->touched keeps the high water). Class lock held. */
-void hak_slab_release(hak_class_state *cs, hak_superslab *ss, hak_slab *s) {
-  hak_list_unlink_owned(s);
-  hak_list_unlink_orphan(s);
-  s->free_list = NULL;
-  s->free_count = 0;
-  s->carved = 0;
-  hak_slab_set_orphaned(ss, s, false);
-  atomic_store_explicit(&s->owner_tid, HAK_TID_NONE, memory_order_relaxed);
-  ss->free_slabs++;
-  hak_ss_sync_lists(cs, ss, false);
-}
-
-static bool has_room(const hak_superslab *ss, const hak_slab *s) {
-  return s->free_list || s->carved < s->capacity ||
-         atomic_load_explicit(&ss->remote_heads[s->index], memory_order_relaxed) != 0;
-}
-
-/* Step 3: the first orphan of the class with room becomes ours. */
-static hak_slab *adopt_orphan(hak_allocator *a, hak_tcache *tc, hak_class_state *cs,
-                              hak_class_cache *cc) {
-  for (hak_slab *s = cs->orphans; s; s = s->orphan_next) {
+/* Steps 3 and 4. */
+static hak_slab *next_owned(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc) {
+  hak_slab *s = cc->avail_head;
+  if (s) {
+    hak_queue_remove(cc, s);
+    return s;
+  }
+  hak_slab *first_seen = NULL;
+  for (int k = 0; k < HAK_FULL_SCAN && (s = cc->full_head) != NULL && s != first_seen; k++) {
+    hak_queue_remove(cc, s);
     hak_superslab *ss = hak_ss_of_slab(a, s);
-    if (!has_room(ss, s)) continue;
-    hak_list_unlink_orphan(s);
-    hak_slab_set_orphaned(ss, s, false);
-    atomic_store_explicit(&s->owner_tid, tc->tid, memory_order_release);
+    if (hak_ss_remote_drain(a, ss, s, tc)) return s;
+    hak_queue_push_full(cc, s); /* to the tail: the next scan starts further on */
+    if (!first_seen) first_seen = s;
+  }
+  return NULL;
+}
+
+/* Step 5: the first orphan of the class with room becomes ours. */
+static hak_slab *adopt_orphan(hak_allocator *a, hak_tcache *tc, hak_class_state *cs) {
+  for (hak_slab *s = cs->orphans; s; s = s->next) {
+    hak_superslab *ss = hak_ss_of_slab(a, s);
+    if (!hak_slab_has_room(ss, s)) continue;
+    hak_orphan_remove(cs, s);
+    hak_slab_take(a, ss, s, tc);
     uint32_t drained = hak_ss_remote_drain(a, ss, s, tc);
-    owned_push(cc, s);
     hak_gstat_add(&a->g.adoptions, 1);
     if (HAK_OBS(a, adopt)) a->obs.adopt(a->obs.ctx, ss->id, s->index, tc->tid, drained);
     return s;
@@ -112,60 +86,36 @@ static hak_slab *adopt_orphan(hak_allocator *a, hak_tcache *tc, hak_class_state 
   return NULL;
 }
 
-/* Gives the first free slab of ss to tc. Class lock held. */
-static hak_slab *take_free_slab(hak_allocator *a, hak_tcache *tc, hak_class_state *cs,
-                                hak_superslab *ss, hak_class_cache *cc) {
+/* Gives the first free slab of ss to tc. */
+static hak_slab *take_free_slab(hak_allocator *a, hak_tcache *tc, hak_superslab *ss) {
   for (uint32_t i = 0; i < ss->nslabs; i++) {
     hak_slab *s = &ss->slabs[i];
     if (atomic_load_explicit(&s->owner_tid, memory_order_relaxed) != HAK_TID_NONE) continue;
-    atomic_store_explicit(&s->owner_tid, tc->tid, memory_order_release);
-    ss->free_slabs--;
-    hak_ss_sync_lists(cs, ss, false);
-    owned_push(cc, s);
+    hak_slab_take(a, ss, s, tc);
     hak_gstat_add(&a->g.slabs_carved, 1);
     return s;
   }
   return NULL;
 }
 
-/* Step 4 for refill reuse: the SuperSlab that has had a free slab longest
- * (the with_free list is in the order SuperSlabs gained one). */
-static hak_superslab *find_free_slab_ss(hak_class_state *cs) { return cs->with_free.head; }
-
-/* Step 5 for refill fresh: a wholly empty SuperSlab nobody caches. */
+/* Step 7: a wholly empty SuperSlab nobody holds. */
 static hak_superslab *find_empty_ss(hak_class_state *cs) {
   for (hak_superslab *ss = cs->all_free.head; ss; ss = ss->all_free.next)
-    if (ss->cached_by == 0 &&
-        hak_ss_active(ss) == 0)
-      return ss;
+    if (ss->home_refs == 0 && ss->slabs_live == 0 && hak_ss_active(ss) == 0) return ss;
   return NULL;
 }
 
+/* Steps 5-8, class lock held. */
 static hak_slab *refill_locked(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   hak_class_state *cs = &a->classes[c];
   hak_class_cache *cc = &tc->cls[c];
-
-  for (hak_slab *s = cc->owned; s; s = s->owned_next) {
-    if (s == cc->slab) continue;
-    hak_superslab *ss = hak_ss_of_slab(a, s);
-    hak_ss_remote_drain(a, ss, s, tc);
-    if (has_room(ss, s)) {
-      hak_set_current(cc, ss, s);
-      return s;
-    }
-  }
-
   if (a->cfg.orphan_policy == HAK_ORPHAN_ADOPT) {
-    hak_slab *s = adopt_orphan(a, tc, cs, cc);
-    if (s) {
-      hak_set_current(cc, hak_ss_of_slab(a, s), s);
-      return s;
-    }
+    hak_slab *s = adopt_orphan(a, tc, cs);
+    if (s) return s;
   }
-
   hak_superslab *ss = NULL;
   if (a->cfg.refill == HAK_REFILL_REUSE) {
-    ss = find_free_slab_ss(cs);
+    ss = cs->with_free.head;
   } else {
     if (cc->home && cc->home->free_slabs) ss = cc->home;
     if (!ss && (ss = find_empty_ss(cs)) != NULL) {
@@ -185,18 +135,49 @@ static hak_slab *refill_locked(hak_allocator *a, hak_tcache *tc, uint32_t c) {
     }
   }
   if (a->cfg.refill == HAK_REFILL_FRESH) hak_set_home(cc, ss);
-  hak_slab *s = take_free_slab(a, tc, cs, ss, cc);
-  hak_set_current(cc, ss, s);
-  return s;
+  return take_free_slab(a, tc, ss);
 }
 
-hak_slab *hak_refill(hak_allocator *a, hak_tcache *tc, uint32_t c) {
+void *hak_alloc_slow(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   hak_class_cache *cc = &tc->cls[c];
-  hak_tstat_add(&tc->stats.refills, 1);
-  if (cc->slab && hak_ss_remote_drain(a, cc->ss, cc->slab, tc)) return cc->slab;
-  hak_class_state *cs = &a->classes[c];
-  pthread_mutex_lock(&cs->lock);
-  hak_slab *s = refill_locked(a, tc, c);
-  pthread_mutex_unlock(&cs->lock);
-  return s;
+  hak_slab *s = cc->slab;
+  void *p = NULL;
+  if (s != &a->empty_slab) {
+    if (s->carved < s->capacity) {
+      p = carve(a, cc->ss, s);
+      goto done;
+    }
+    hak_tstat_add(&tc->stats.refills, 1);
+    if (hak_ss_remote_drain(a, cc->ss, s, tc)) goto pop;
+    hak_queue_push_full(cc, s);
+  } else {
+    hak_tstat_add(&tc->stats.refills, 1);
+  }
+  s = next_owned(a, tc, cc);
+  if (!s) {
+    hak_class_state *cs = &a->classes[c];
+    pthread_mutex_lock(&cs->lock);
+    s = refill_locked(a, tc, c);
+    pthread_mutex_unlock(&cs->lock);
+    if (!s) {
+      cc->slab = &a->empty_slab;
+      cc->ss = NULL;
+      return NULL;
+    }
+  }
+  set_current(cc, hak_ss_of_slab(a, s), s);
+  HAK_DEBUG_CHECK_THREAD(a, tc);
+  if (!s->free_list) {
+    p = carve(a, cc->ss, s);
+    goto done;
+  }
+pop:
+  p = s->free_list;
+  s->free_list = hak_link_get(a, p);
+done:
+  *(uintptr_t *)p = 0;
+  atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  hak_tstat_add(&tc->stats.allocs, 1);
+  return p;
 }

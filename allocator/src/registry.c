@@ -1,64 +1,51 @@
 /* registry.c: which addresses are SuperSlabs of this instance.
  *
- * A two-level table indexed by address >> ss_lg: a top array of leaf
- * pointers and 2^14-entry leaves, both mapped lazily and read with atomic
- * loads, like mimalloc's segment map or jemalloc's rtree. A lookup masks
- * the pointer to its SuperSlab base and reads the table: a pointer the
- * allocator never handed out finds NULL without any read of the memory it
- * points to. Writes happen under map_lock; reads take no lock.
+ * One bit per naturally aligned 2^ss_lg range of the 48-bit address space
+ * (16 MiB of bits for 2 MiB SuperSlabs), in a MAP_NORESERVE mapping the
+ * kernel backs page by page as SuperSlabs appear. A lookup masks nothing
+ * and reads nothing but the bit: a pointer the allocator never handed out
+ * finds it clear without any read of the memory it points to, and a set
+ * bit names the SuperSlab at the pointer's aligned base. One load, where
+ * a two-level table (mimalloc's segment map, jemalloc's rtree) needs two.
+ * Writes happen under map_lock; reads take no lock (hak_registry_lookup
+ * in internal.h).
  */
-#include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
 #define HAK_VA_BITS 48u
 
-typedef _Atomic(hak_superslab *) reg_slot;
-
 int hak_registry_init(hak_allocator *a) {
   hak_registry *r = &a->reg;
   r->shift = a->cfg.ss_lg;
-  uint32_t index_bits = HAK_VA_BITS - r->shift;
-  r->top_len = (size_t)1 << (index_bits > HAK_REG_LEAF_BITS ? index_bits - HAK_REG_LEAF_BITS : 0);
-  r->top = hak_os_map(a, r->top_len * sizeof *r->top);
-  return r->top ? 0 : -HAK_ENOMEM;
+  r->limit = (uintptr_t)1 << HAK_VA_BITS;
+  r->bytes = ((size_t)1 << (HAK_VA_BITS - r->shift)) / 8;
+  void *p = mmap(NULL, r->bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    r->bits = NULL;
+    return -HAK_ENOMEM;
+  }
+  hak_gstat_add(&a->live_mappings, 1);
+  r->bits = p;
+  return 0;
 }
 
 void hak_registry_destroy(hak_allocator *a) {
   hak_registry *r = &a->reg;
-  if (!r->top) return;
-  for (size_t i = 0; i < r->top_len; i++) {
-    reg_slot *leaf = atomic_load_explicit(&r->top[i], memory_order_relaxed);
-    if (leaf) hak_os_unmap(a, leaf, sizeof(reg_slot) << HAK_REG_LEAF_BITS);
-  }
-  hak_os_unmap(a, (void *)r->top, r->top_len * sizeof *r->top);
-  r->top = NULL;
+  if (!r->bits) return;
+  hak_os_unmap(a, (void *)r->bits, r->bytes);
+  r->bits = NULL;
 }
 
-/* Caller holds map_lock. ss NULL removes the entry. */
-int hak_registry_set(hak_allocator *a, uintptr_t base, hak_superslab *ss) {
+/* Caller holds map_lock. */
+int hak_registry_set(hak_allocator *a, uintptr_t base, bool present) {
   hak_registry *r = &a->reg;
+  if (base >= r->limit) return -HAK_EINVAL;
   uintptr_t idx = base >> r->shift;
-  size_t hi = idx >> HAK_REG_LEAF_BITS, lo = idx & ((1u << HAK_REG_LEAF_BITS) - 1);
-  if (hi >= r->top_len) return -HAK_EINVAL;
-  reg_slot *leaf = atomic_load_explicit(&r->top[hi], memory_order_relaxed);
-  if (!leaf) {
-    if (!ss) return 0;
-    leaf = hak_os_map(a, sizeof(reg_slot) << HAK_REG_LEAF_BITS);
-    if (!leaf) return -HAK_ENOMEM;
-    atomic_store_explicit(&r->top[hi], leaf, memory_order_release);
-  }
-  atomic_store_explicit(&leaf[lo], ss, memory_order_release);
+  uint64_t bit = (uint64_t)1 << (idx & 63);
+  if (present) atomic_fetch_or_explicit(&r->bits[idx >> 6], bit, memory_order_release);
+  else atomic_fetch_and_explicit(&r->bits[idx >> 6], ~bit, memory_order_release);
   return 0;
-}
-
-hak_superslab *hak_registry_lookup(const hak_allocator *a, const void *p) {
-  const hak_registry *r = &a->reg;
-  uintptr_t idx = (uintptr_t)p >> r->shift;
-  size_t hi = idx >> HAK_REG_LEAF_BITS;
-  if (HAK_UNLIKELY(hi >= r->top_len)) return NULL;
-  reg_slot *leaf = atomic_load_explicit(&r->top[hi], memory_order_acquire);
-  if (HAK_UNLIKELY(!leaf)) return NULL;
-  return atomic_load_explicit(&leaf[idx & ((1u << HAK_REG_LEAF_BITS) - 1)],
-                              memory_order_acquire);
 }

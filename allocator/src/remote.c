@@ -2,13 +2,15 @@
  * lock-free multi-producer push onto the slab's remote stack
  * (remote_heads[slab_idx]), counted in remote_counts[slab_idx]. The drain
  * takes the whole stack with one exchange (so there is no ABA) and splices
- * it onto the owner's free list.
+ * it onto the owner's free list: one atomic operation per batch of frees.
  *
  * Where total_active_blocks is decremented is the variant under study:
  *   none  - never (the seed's bug: the SuperSlab looks live forever);
  *   push  - by the pusher, as its very last access to the SuperSlab, so a
  *           trim that then sees 0 can unmap safely (Option A);
  *   drain - by the owner, for all drained blocks at once.
+ * The drain always lowers the slab's `used`; under none and push it adds
+ * the same number to acct_adjust, so the counter does not move there.
  */
 #include "internal.h"
 
@@ -20,7 +22,7 @@ void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, voi
   atomic_fetch_add_explicit(&ss->remote_counts[i], 1, memory_order_relaxed);
   uintptr_t old = atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed);
   do {
-    *(uintptr_t *)p = old;
+    hak_link_set(a, p, (void *)old);
   } while (!atomic_compare_exchange_weak_explicit(&ss->remote_heads[i], &old, (uintptr_t)p,
                                                   memory_order_release, memory_order_relaxed));
   if (by) hak_tstat_add(&by->stats.frees_remote, 1);
@@ -31,8 +33,8 @@ void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, voi
 }
 
 /* Moves the slab's remote stack onto its free list. Only the owner (or a
- * thread holding the class lock for an ownerless slab) may call it.
- * Returns the number of blocks drained. */
+ * thread holding the class lock for a slab without a live owner) may call
+ * it. Returns the number of blocks drained. */
 uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab,
                              hak_tcache *tc) {
   uint32_t i = slab->index;
@@ -40,22 +42,23 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
   uintptr_t head = atomic_exchange_explicit(&ss->remote_heads[i], 0, memory_order_acquire);
   if (!head) return 0;
   uint32_t n = 1;
-  uintptr_t tail = head;
-  while (*(uintptr_t *)tail) {
-    tail = *(uintptr_t *)tail;
-    n++;
-  }
-  *(void **)tail = slab->free_list;
+  void *tail = (void *)head;
+  for (void *next; (next = hak_link_get(a, tail)) != NULL; tail = next) n++;
+  hak_link_set(a, tail, slab->free_list);
   slab->free_list = (void *)head;
-  slab->free_count += n;
+  /* Adjust first: a concurrent reader of the counter may see it high for
+   * a moment, never low. */
+  if (a->cfg.remote_accounting != HAK_ACCT_DRAIN)
+    atomic_store_explicit(&slab->acct_adjust,
+                          atomic_load_explicit(&slab->acct_adjust, memory_order_relaxed) + n,
+                          memory_order_release);
   atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) - n,
-                        memory_order_relaxed);
+                        memory_order_release);
   atomic_fetch_sub_explicit(&ss->remote_counts[i], n, memory_order_relaxed);
   if (tc) {
     hak_tstat_add(&tc->stats.drains, 1);
     hak_tstat_add(&tc->stats.drained_blocks, n);
   }
   if (HAK_OBS(a, drain)) a->obs.drain(a->obs.ctx, ss->id, i, n, tc ? tc->tid : 0);
-  if (a->cfg.remote_accounting == HAK_ACCT_DRAIN) hak_slab_active_add(ss, i, -(int64_t)n);
   return n;
 }

@@ -1,10 +1,17 @@
-/* size_class.c: the size-class table and the size -> class lookup.
+/* size_class.c: the size-class table, each class's slab geometry, and the
+ * size -> class lookup.
  *
  * Classes come from the size_classes option: ascending block sizes, each a
  * multiple of 8 (so every block can hold the free-list link and is 8-byte
- * aligned). The default is the powers of two 8..1024 that the seed's
- * numbers imply. A request of n bytes goes to the smallest class >= n;
- * the lookup is one table load indexed by (n + 7) / 8.
+ * aligned). The default is HAKMEM's powers of two 8..1024 (what the seed's
+ * numbers imply) followed by medium classes to 32 KiB, four per doubling.
+ * A request of n bytes goes to the smallest class >= n; the lookup is one
+ * table load indexed by (n + 7) / 8.
+ *
+ * Geometry: a class's slabs are 2^slab_lg bytes (the option), or larger
+ * when that would hold fewer than HAK_MIN_SLAB_BLOCKS blocks, up to half a
+ * SuperSlab. HAKMEM's tiny classes keep the option's slab size exactly; a
+ * 32 KiB class gets 512 KiB slabs, so a refill still serves 16 blocks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,9 +66,53 @@ int hak_classes_parse(const char *spec, uint32_t *sizes, uint32_t *count, char *
   return 0;
 }
 
+uint32_t hak_class_slab_shift(uint32_t block_size, uint32_t slab_lg, uint32_t ss_lg) {
+  uint32_t shift = slab_lg;
+  while (shift + 1 < ss_lg && ((size_t)1 << shift) < (size_t)block_size * HAK_MIN_SLAB_BLOCKS)
+    shift++;
+  return shift;
+}
+
+/* Where slab 0's first block starts: after the header, rounded so that
+ * power-of-two blocks are aligned to their size (up to a page). */
+static size_t first_block_offset(uint32_t block_size, size_t header) {
+  size_t align = (block_size & (block_size - 1)) == 0 ? (block_size < 4096 ? block_size : 4096)
+                                                      : 16;
+  return (header + align - 1) & ~(align - 1);
+}
+
+int hak_classes_validate(const uint32_t *sizes, uint32_t count, uint32_t slab_lg,
+                         uint32_t ss_lg, char *err, size_t errlen) {
+  if (slab_lg >= ss_lg) {
+    snprintf(err, errlen, "slab_lg must be smaller than ss_lg");
+    return -HAK_EINVAL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t shift = hak_class_slab_shift(sizes[i], slab_lg, ss_lg);
+    size_t slab = (size_t)1 << shift;
+    size_t first = first_block_offset(sizes[i], hak_ss_header_size(1u << (ss_lg - shift)));
+    /* Slab 0 shares its space with the header: it must hold a block too,
+     * and every other slab at least two. */
+    if (sizes[i] > slab / 2 || first + sizes[i] > slab) {
+      snprintf(err, errlen, "size_classes: class %u does not fit a %zu KiB slab", sizes[i],
+               slab / 1024);
+      return -HAK_EINVAL;
+    }
+  }
+  return 0;
+}
+
+/* ceil(2^32 / d): (n * magic) >> 32 == n / d for every multiple n of d
+ * below 2^32 (the free path's alignment check needs no division). */
+static uint32_t div_magic(uint32_t d) {
+  return (uint32_t)((((uint64_t)1 << 32) + d - 1) / d);
+}
+
 int hak_classes_init(hak_allocator *a, char *err, size_t errlen) {
   uint32_t sizes[HAK_MAX_CLASSES], n;
   int rc = hak_classes_parse(a->cfg.size_classes, sizes, &n, err, errlen);
+  if (rc) return rc;
+  rc = hak_classes_validate(sizes, n, a->cfg.slab_lg, a->cfg.ss_lg, err, errlen);
   if (rc) return rc;
   a->class_count = n;
   a->class_max = sizes[n - 1];
@@ -73,9 +124,17 @@ int hak_classes_init(hak_allocator *a, char *err, size_t errlen) {
   for (uint32_t i = 0; i < n; i++) {
     hak_class_state *cs = &a->classes[i];
     cs->block_size = sizes[i];
-    cs->shift = (sizes[i] & (sizes[i] - 1)) == 0 ? (uint32_t)__builtin_ctz(sizes[i]) : 0;
+    cs->div_magic = div_magic(sizes[i]);
+    cs->slab_shift = hak_class_slab_shift(sizes[i], a->cfg.slab_lg, a->cfg.ss_lg);
+    cs->nslabs = 1u << (a->cfg.ss_lg - cs->slab_shift);
+    cs->header_size = (uint32_t)hak_ss_header_size(cs->nslabs);
   }
   return 0;
+}
+
+/* Slab i's first block (layout of superslab.c). */
+size_t hak_class_first_block(const hak_class_state *cs, uint32_t slab) {
+  return slab == 0 ? first_block_offset(cs->block_size, cs->header_size) : 0;
 }
 
 int hak_size_class(const hak_allocator *a, size_t size) {

@@ -60,6 +60,10 @@ void hak_log_oom_once(hak_allocator *a, int err) {
            atomic_load_explicit(&a->g.ss_freed, memory_order_relaxed),
            atomic_load_explicit(&a->g.ss_allocated, memory_order_relaxed) * a->ss_size, err,
            a->cfg.ss_map_limit, atomic_load_explicit(&a->extra_maps, memory_order_relaxed));
+  hak_log_line(a, line);
+}
+
+void hak_log_line(hak_allocator *a, const char *line) {
   if (a->log) a->log(a->log_ctx, line);
   else fprintf(stderr, "%s\n", line);
 }

@@ -1,16 +1,16 @@
 /* superslab.c: mapping, laying out, unmapping and describing SuperSlabs.
  *
  * Layout of one SuperSlab (2^ss_lg bytes, naturally aligned):
- *   [header: hak_superslab, remote_counts[n], active_delta[n], remote_heads[n],
- *    slabs[n]]
- *   [slab 0 blocks ...][slab 1][slab 2] ... [slab nslabs-1]
- * Slab i spans [i << slab_lg, (i+1) << slab_lg); slab 0's blocks start
- * after the header, rounded up so that power-of-two blocks are naturally
- * aligned. Blocks are carved lazily (bump pointer), so untouched pages stay
- * unbacked.
+ *   [header: hak_superslab, remote_heads[n], remote_counts[n], slabs[n]]
+ *   [slab 0 blocks ...][slab 1][slab 2] ... [slab n-1]
+ * Slab i spans [i << slab_shift, (i+1) << slab_shift), slab_shift being the
+ * class's (size_class.c); slab 0's blocks start after the header, rounded
+ * up so that power-of-two blocks are naturally aligned. Blocks are carved
+ * lazily (bump pointer), so untouched pages stay unbacked.
  *
  * Invariants: ss->id values are sequential in mapping order; the class
- * list is in mapping order; a mapped SuperSlab is in the registry.
+ * list is in mapping order; a mapped SuperSlab is in the registry;
+ * free_slabs + slabs_orphaned + slabs_live == nslabs (class lock).
  */
 #include <errno.h>
 #include <stdalign.h>
@@ -20,19 +20,28 @@
 #include "internal.h"
 
 /* Offsets of the per-slab arrays inside the header. */
-static size_t counts_off(void) { return sizeof(hak_superslab); }
-static size_t deltas_off(uint32_t nslabs) {
-  return (counts_off() + nslabs * sizeof(_Atomic uint32_t) + 7) & ~(size_t)7;
-}
-static size_t heads_off(uint32_t nslabs) {
-  return deltas_off(nslabs) + nslabs * sizeof(_Atomic int64_t);
+static size_t heads_off(void) { return (sizeof(hak_superslab) + 63) & ~(size_t)63; }
+static size_t counts_off(uint32_t nslabs) {
+  return heads_off() + nslabs * sizeof(_Atomic uintptr_t);
 }
 static size_t slabs_off(uint32_t nslabs) {
-  return (heads_off(nslabs) + nslabs * sizeof(_Atomic uintptr_t) + 63) & ~(size_t)63;
+  return (counts_off(nslabs) + nslabs * sizeof(_Atomic uint32_t) + 63) & ~(size_t)63;
 }
 
 size_t hak_ss_header_size(uint32_t nslabs) {
   return (slabs_off(nslabs) + nslabs * sizeof(hak_slab) + 63) & ~(size_t)63;
+}
+
+int64_t hak_ss_active(const hak_superslab *ss) {
+  int64_t v = atomic_load_explicit(&((hak_superslab *)ss)->total_active_blocks,
+                                   memory_order_acquire);
+  if (ss->slabs_live == 0) return v + ss->frozen_active;
+  for (uint32_t i = 0; i < ss->nslabs; i++) {
+    hak_slab *s = &ss->slabs[i];
+    v += (int64_t)atomic_load_explicit(&s->used, memory_order_acquire) +
+         atomic_load_explicit(&s->acct_adjust, memory_order_acquire);
+  }
+  return v;
 }
 
 static void list_add_tail(hak_ss_list *l, hak_superslab *ss, hak_ss_link *link,
@@ -69,33 +78,33 @@ void hak_ss_sync_lists(hak_class_state *cs, hak_superslab *ss, bool gone) {
            !gone && ss->free_slabs == ss->nslabs);
 }
 
-size_t hak_ss_header_bytes(const hak_allocator *a) { return a->header_size; }
+size_t hak_ss_header_bytes(const hak_allocator *a) {
+  return hak_ss_header_size(1u << (a->cfg.ss_lg - a->cfg.slab_lg));
+}
 
 static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
-  uint32_t bs = a->classes[class_idx].block_size;
+  const hak_class_state *cs = &a->classes[class_idx];
   ss->class_idx = (uint16_t)class_idx;
-  ss->nslabs = (uint16_t)a->slabs_per_ss;
-  ss->block_size = bs;
-  ss->remote_counts = (_Atomic uint32_t *)((char *)ss + counts_off());
-  ss->active_delta = (_Atomic int64_t *)((char *)ss + deltas_off(a->slabs_per_ss));
-  ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + heads_off(a->slabs_per_ss));
-  ss->slabs = (hak_slab *)((char *)ss + slabs_off(a->slabs_per_ss));
-  /* Power-of-two blocks start at a multiple of their size (capped at a
-   * page); others at 16 bytes. */
-  size_t align = (bs & (bs - 1)) == 0 ? (bs < 4096 ? bs : 4096) : 16;
-  size_t first = (a->header_size + align - 1) & ~(align - 1);
+  ss->nslabs = (uint16_t)cs->nslabs;
+  ss->slab_shift = (uint8_t)cs->slab_shift;
+  ss->block_size = cs->block_size;
+  ss->div_magic = cs->div_magic;
+  ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + heads_off());
+  ss->remote_counts = (_Atomic uint32_t *)((char *)ss + counts_off(cs->nslabs));
+  ss->slabs = (hak_slab *)((char *)ss + slabs_off(cs->nslabs));
+  size_t slab_size = (size_t)1 << cs->slab_shift;
   uint32_t cap = 0;
-  for (uint32_t i = 0; i < a->slabs_per_ss; i++) {
+  for (uint32_t i = 0; i < cs->nslabs; i++) {
     hak_slab *s = &ss->slabs[i];
-    size_t start = i == 0 ? first : 0;
+    size_t start = hak_class_first_block(cs, i);
     s->index = (uint16_t)i;
-    s->data = (char *)ss + ((size_t)i << a->cfg.slab_lg) + start;
-    s->capacity = (uint32_t)((a->slab_size - start) / bs);
+    s->data = (char *)ss + ((size_t)i << cs->slab_shift) + start;
+    s->capacity = (uint32_t)((slab_size - start) / cs->block_size);
     cap += s->capacity;
     /* The mapping is zero-filled: every other field starts at 0/NULL. */
   }
   ss->capacity = cap;
-  ss->free_slabs = a->slabs_per_ss;
+  ss->free_slabs = cs->nslabs;
 }
 
 /* Maps a SuperSlab for class_idx, registers it and links it at the end of
@@ -129,7 +138,7 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   }
   layout(a, ss, class_idx);
   pthread_mutex_lock(&a->map_lock);
-  if (hak_registry_set(a, (uintptr_t)ss, ss) != 0) {
+  if (hak_registry_set(a, (uintptr_t)ss, true) != 0) {
     pthread_mutex_unlock(&a->map_lock);
     hak_os_unmap(a, ss, a->ss_size);
     atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
@@ -163,7 +172,8 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
 }
 
 /* Unlinks, unregisters and unmaps ss. Caller holds the class lock and has
- * already detached every slab from thread and orphan lists. */
+ * already taken every slab out of the orphan list; no live thread holds
+ * one (trim's condition, or teardown). */
 void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   hak_class_state *cs = &a->classes[ss->class_idx];
   uint32_t id = ss->id;
@@ -172,7 +182,7 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   cs->count--;
   hak_ss_sync_lists(cs, ss, true);
   pthread_mutex_lock(&a->map_lock);
-  hak_registry_set(a, (uintptr_t)ss, NULL);
+  hak_registry_set(a, (uintptr_t)ss, false);
   pthread_mutex_unlock(&a->map_lock);
   hak_os_unmap(a, ss, a->ss_size);
   atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
@@ -185,7 +195,8 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
 /* Fields read here are atomics or guarded by the class lock, which the
  * caller holds (or the SuperSlab is not yet visible to other threads).
  * per_slab adds used_blocks, which costs a read of every slab's metadata;
- * without it only the header and the remote_counts[] array are read. */
+ * without it only the header, the remote_counts[] array and (while a live
+ * thread holds slabs here) the slabs' counters are read. */
 void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_info *out,
                       bool per_slab) {
   memset(out, 0, sizeof *out);
@@ -195,20 +206,21 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
   out->lg = a->cfg.ss_lg;
   out->nslabs = ss->nslabs;
   out->capacity = ss->capacity;
-  out->cached_by = ss->cached_by;
+  out->cached_by = ss->slabs_live + ss->home_refs;
   out->owner_tid = ss->owner_tid;
   out->owner_alive = hak_tid_alive(a, ss->owner_tid);
   out->total_active_blocks = hak_ss_active(ss);
   out->base = (uintptr_t)ss;
+  out->header_bytes = a->classes[ss->class_idx].header_size;
   out->touched_bytes =
-      a->header_size + atomic_load_explicit(&((hak_superslab *)ss)->touched_blocks,
-                                            memory_order_relaxed) * ss->block_size;
+      out->header_bytes +
+      atomic_load_explicit(&((hak_superslab *)ss)->touched_blocks, memory_order_relaxed) *
+          ss->block_size;
   out->slabs_free = ss->free_slabs;
   out->slabs_orphaned = ss->slabs_orphaned;
-  out->slabs_owned = ss->nslabs - ss->free_slabs - ss->slabs_orphaned;
+  out->slabs_owned = ss->slabs_live;
   for (uint32_t i = 0; i < ss->nslabs; i++)
     out->remote_pending += atomic_load_explicit(&ss->remote_counts[i], memory_order_relaxed);
   for (uint32_t i = 0; per_slab && i < ss->nslabs; i++)
-    out->used_blocks += atomic_load_explicit(&((hak_superslab *)ss)->slabs[i].used,
-                                             memory_order_relaxed);
+    out->used_blocks += atomic_load_explicit(&ss->slabs[i].used, memory_order_relaxed);
 }

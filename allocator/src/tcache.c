@@ -2,9 +2,10 @@
  * call (getting a sequential tid) and detaches when it exits, through a
  * pthread key destructor, so the orphan policy runs on real thread exit.
  *
- * At exit, per class and under the class lock, every slab the thread owns
- * is either released (no block out: the slab goes back to its SuperSlab)
- * or orphaned (blocks still out):
+ * At exit, per class it used and under that class's lock, every slab the
+ * thread holds (current, avail and full queues) is either released (no
+ * block out: the slab goes back to its SuperSlab) or orphaned (blocks
+ * still out):
  *   leave - the slab keeps the dead tid as owner, so every later free to it
  *           is a remote push that nobody will drain (the exiting thread
  *           does not drain it either: HAKMEM has no exit hook);
@@ -20,13 +21,7 @@
 
 #define HAK_META_CHUNK (64u * 1024u)
 
-/* One-entry cache of (instance, thread cache) for the fast path; instance
- * ids are never reused, so a stale entry cannot match. */
-static _Thread_local struct {
-  uint64_t instance_id;
-  hak_tcache *tc;
-  uint64_t exited_instance; /* this thread's exit path ran for that instance */
-} tl_last;
+_Thread_local hak_tls_last hak_tl_last;
 
 bool hak_tid_alive(const hak_allocator *a, uint32_t tid) {
   if (tid == HAK_TID_NONE || tid > a->tid_alive_max) return false;
@@ -69,6 +64,7 @@ static hak_tcache *attach(hak_allocator *a) {
     return NULL;
   }
   memset(tc, 0, a->tcache_size);
+  for (uint32_t c = 0; c < a->class_count; c++) tc->cls[c].slab = &a->empty_slab;
   tc->alloc = a;
   tc->tid = ++a->next_tid;
   tc->next = a->threads;
@@ -82,59 +78,56 @@ static hak_tcache *attach(hak_allocator *a) {
   return tc;
 }
 
-/* The calling thread's cache: the one-entry TLS cache first, then the
- * pthread key; attached when missing as `mode` says. */
-typedef enum { PEEK, ATTACH, ATTACH_UNLESS_EXITED } attach_mode;
-
-static inline hak_tcache *lookup(hak_allocator *a, attach_mode mode) {
-  if (HAK_LIKELY(tl_last.instance_id == a->instance_id)) return tl_last.tc;
+hak_tcache *hak_tcache_attach_slow(hak_allocator *a, int mode) {
   hak_tcache *tc = pthread_getspecific(a->key);
-  if (!tc && (mode == ATTACH ||
-              (mode == ATTACH_UNLESS_EXITED && tl_last.exited_instance != a->instance_id)))
+  if (!tc && (mode == HAK_ATTACH || (mode == HAK_ATTACH_UNLESS_EXITED &&
+                                     hak_tl_last.exited_instance != a->instance_id)))
     tc = attach(a);
   if (tc) {
-    tl_last.instance_id = a->instance_id;
-    tl_last.tc = tc;
+    hak_tl_last.instance_id = a->instance_id;
+    hak_tl_last.tc = tc;
   }
   return tc;
 }
 
-hak_tcache *hak_tcache_peek(hak_allocator *a) { return lookup(a, PEEK); }
-
-hak_tcache *hak_tcache_get(hak_allocator *a) { return lookup(a, ATTACH); }
-
-/* For frees: a thread whose exit path already ran (glibc frees some of a
- * thread's memory after the pthread key destructors) is not attached again,
- * which would leave a cache nobody releases. NULL then: the free is a
- * remote push. */
-hak_tcache *hak_tcache_for_free(hak_allocator *a) { return lookup(a, ATTACH_UNLESS_EXITED); }
+/* Releases or orphans one of the exiting thread's slabs. Class lock held. */
+static bool exit_slab(hak_allocator *a, hak_tcache *tc, hak_class_state *cs, hak_slab *s) {
+  hak_superslab *ss = hak_ss_of_slab(a, s);
+  s->queue = HAK_Q_NONE;
+  s->next = s->prev = NULL;
+  if (a->cfg.orphan_policy == HAK_ORPHAN_ADOPT) hak_ss_remote_drain(a, ss, s, tc);
+  if (atomic_load_explicit(&s->used, memory_order_relaxed) == 0) {
+    hak_slab_release(a, cs, ss, s);
+    return true;
+  }
+  hak_slab_orphan(a, cs, ss, s);
+  if (HAK_OBS(a, orphan)) a->obs.orphan(a->obs.ctx, ss->id, s->index, tc->tid);
+  return false;
+}
 
 /* Class lock held. Returns the number of slabs orphaned; adds released
- * slabs to *released. */
+ * slabs to *released. Current first, then the avail and full queues. */
 static uint32_t exit_class(hak_allocator *a, hak_tcache *tc, uint32_t c, uint32_t *released) {
   hak_class_state *cs = &a->classes[c];
   hak_class_cache *cc = &tc->cls[c];
   uint32_t orphaned = 0;
-  hak_set_current(cc, NULL, NULL);
   hak_set_home(cc, NULL);
-  while (cc->owned) {
-    hak_slab *s = cc->owned;
-    hak_superslab *ss = hak_ss_of_slab(a, s);
-    hak_list_unlink_owned(s);
-    if (a->cfg.orphan_policy == HAK_ORPHAN_ADOPT) hak_ss_remote_drain(a, ss, s, tc);
-    if (atomic_load_explicit(&s->used, memory_order_relaxed) == 0) {
-      hak_slab_release(cs, ss, s);
-      (*released)++;
-      continue;
-    }
-    hak_slab_set_orphaned(ss, s, true);
-    orphaned++;
-    if (a->cfg.orphan_policy == HAK_ORPHAN_ADOPT) {
-      atomic_store_explicit(&s->owner_tid, HAK_TID_ORPHAN, memory_order_release);
-      hak_orphan_push(cs, s);
-    }
-    if (HAK_OBS(a, orphan)) a->obs.orphan(a->obs.ctx, ss->id, s->index, tc->tid);
+  hak_slab *lists[2] = {cc->avail_head, cc->full_head};
+  if (cc->slab != &a->empty_slab) {
+    if (exit_slab(a, tc, cs, cc->slab)) (*released)++;
+    else orphaned++;
   }
+  for (int l = 0; l < 2; l++) {
+    for (hak_slab *s = lists[l], *next; s; s = next) {
+      next = s->next;
+      if (exit_slab(a, tc, cs, s)) (*released)++;
+      else orphaned++;
+    }
+  }
+  cc->slab = &a->empty_slab;
+  cc->ss = NULL;
+  cc->avail_head = cc->avail_tail = cc->full_head = cc->full_tail = NULL;
+  cc->nslabs = 0;
   return orphaned;
 }
 
@@ -151,7 +144,10 @@ static void tcache_retire(hak_allocator *a, hak_tcache *tc) {
 void hak_tcache_exit(hak_tcache *tc) {
   hak_allocator *a = tc->alloc;
   uint32_t orphaned = 0, released = 0, tid = tc->tid;
+  HAK_DEBUG_CHECK_THREAD(a, tc);
   for (uint32_t c = 0; c < a->class_count; c++) {
+    hak_class_cache *cc = &tc->cls[c];
+    if (cc->nslabs == 0 && !cc->home) continue; /* never used: no lock to take */
     pthread_mutex_lock(&a->classes[c].lock);
     orphaned += exit_class(a, tc, c, &released);
     pthread_mutex_unlock(&a->classes[c].lock);
@@ -159,9 +155,9 @@ void hak_tcache_exit(hak_tcache *tc) {
   hak_gstat_add(&a->g.slabs_orphaned, orphaned);
   hak_gstat_add(&a->g.slabs_released, released);
   hak_gstat_add(&a->g.threads_exited, 1);
-  if (tl_last.tc == tc) {
-    tl_last.instance_id = 0;
-    tl_last.tc = NULL;
+  if (hak_tl_last.tc == tc) {
+    hak_tl_last.instance_id = 0;
+    hak_tl_last.tc = NULL;
   }
   pthread_mutex_lock(&a->map_lock);
   tcache_retire(a, tc);
@@ -171,7 +167,7 @@ void hak_tcache_exit(hak_tcache *tc) {
 
 /* The pthread key destructor: the real end of the thread. */
 void hak_tcache_exit_thread(hak_tcache *tc) {
-  tl_last.exited_instance = tc->alloc->instance_id;
+  hak_tl_last.exited_instance = tc->alloc->instance_id;
   hak_tcache_exit(tc);
 }
 
@@ -201,8 +197,8 @@ void hak_tcache_release_all(hak_allocator *a) {
   a->meta_chunks = a->tc_free = NULL;
   a->meta_bump = a->meta_end = NULL;
   pthread_mutex_unlock(&a->map_lock);
-  if (tl_last.instance_id == a->instance_id) {
-    tl_last.instance_id = 0;
-    tl_last.tc = NULL;
+  if (hak_tl_last.instance_id == a->instance_id) {
+    hak_tl_last.instance_id = 0;
+    hak_tl_last.tc = NULL;
   }
 }

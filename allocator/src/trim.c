@@ -3,11 +3,13 @@
  * A pass visits every SuperSlab of every class, newest first, and unmaps
  * those that meet the seed's three conditions:
  *   1. total_active_blocks == 0        (else skipped: nonempty)
- *   2. no thread caches it              (else skipped: cached)
+ *   2. no thread caches it              (else skipped: cached): no live
+ *      thread holds a slab of it in its queues or calls it home;
  *   3. beyond the empty reserve: the first empty_reserve empty, uncached
  *      SuperSlabs of each class (the newest) stay mapped (skipped: reserve).
  * The decision trusts total_active_blocks, as HAKMEM does: with the seed's
  * accounting bug, condition 1 never holds once a block was freed remotely.
+ * A pass also returns the large-object cache's idle mappings (large.c).
  *
  * The background thread runs a pass every idle_trim_ms milliseconds when
  * trim_ss is 1 (HAKMEM_TINY_IDLE_TRIM_MS, HAKMEM_TINY_TRIM_SS).
@@ -19,12 +21,10 @@
 
 #include "internal.h"
 
-/* Detaches ss's slabs from every list and unmaps it. Class lock held. */
-static void trim_one(hak_allocator *a, hak_superslab *ss) {
-  for (uint32_t i = 0; i < ss->nslabs; i++) {
-    hak_list_unlink_owned(&ss->slabs[i]);
-    hak_list_unlink_orphan(&ss->slabs[i]);
-  }
+/* Takes ss's slabs out of the orphan list and unmaps it. Class lock held;
+ * no live thread holds a slab of it (condition 2). */
+static void trim_one(hak_allocator *a, hak_class_state *cs, hak_superslab *ss) {
+  for (uint32_t i = 0; i < ss->nslabs; i++) hak_orphan_remove(cs, &ss->slabs[i]);
   hak_ss_unmap(a, ss, "trim");
 }
 
@@ -65,7 +65,7 @@ uint32_t hak_trim(hak_allocator *a, hak_trim_report *out, uint32_t *ids, size_t 
       r.scanned++;
       if (hak_ss_active(ss) != 0) {
         r.skipped_nonempty++;
-      } else if (ss->cached_by != 0) {
+      } else if (ss->slabs_live != 0 || ss->home_refs != 0) {
         r.skipped_cached++;
       } else if (kept < a->cfg.empty_reserve) {
         kept++;
@@ -74,12 +74,13 @@ uint32_t hak_trim(hak_allocator *a, hak_trim_report *out, uint32_t *ids, size_t 
         if (have_ids) a->trim_ids[r.freed] = ss->id;
         r.freed++;
         r.freed_bytes += a->ss_size;
-        trim_one(a, ss);
+        trim_one(a, cs, ss);
       }
     }
     pthread_mutex_unlock(&cs->lock);
   }
   hak_gstat_add(&a->g.trimmed_bytes, r.freed_bytes);
+  hak_large_trim(a);
   /* With nothing freed the scratch list may not exist (trim_ids NULL). */
   bool have_all = r.freed > 0 && a->trim_ids_cap >= r.freed;
   if (have_all) qsort(a->trim_ids, r.freed, sizeof *a->trim_ids, cmp_u32);

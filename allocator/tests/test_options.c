@@ -27,7 +27,7 @@ static void test_options_defaults_are_the_seed(void **state) {
   assert_int_equal(c.refill, HAK_REFILL_FRESH);
   assert_int_equal(c.orphan_policy, HAK_ORPHAN_LEAVE);
   assert_int_equal(c.ss_map_limit, 0);
-  assert_string_equal(c.size_classes, "8,16,32,64,128,256,512,1024");
+  assert_string_equal(c.size_classes, HAK_SIZE_CLASSES_DEFAULT);
 }
 
 /* Every preset of the design, with the values its table gives. */
@@ -149,7 +149,7 @@ static void test_options_json(void **state) {
                       "{\"preset\":\"adopt\",\"refill\":\"reuse\",\"remote_accounting\":\"push\","
                       "\"idle_trim_ms\":100,\"trim_ss\":1,\"ss_lg\":21,\"slab_lg\":16,"
                       "\"empty_reserve\":1,\"orphan_policy\":\"adopt\",\"ss_map_limit\":0,"
-                      "\"flush_on_exit\":0,\"size_classes\":\"8,16,32,64,128,256,512,1024\","
+                      "\"flush_on_exit\":0,\"size_classes\":\"" HAK_SIZE_CLASSES_DEFAULT "\","
                       "\"on_bad_free\":\"abort\",\"large_cache_mb\":64}");
   free(text);
   json_decref(j);

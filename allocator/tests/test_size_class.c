@@ -16,10 +16,17 @@
 static void test_size_class_default_table(void **state) {
   (void)state;
   hak_allocator *a = make_alloc(NULL, 0);
-  static const uint32_t want[] = {8, 16, 32, 64, 128, 256, 512, 1024};
-  assert_int_equal(hak_class_count(a), 8);
-  for (int c = 0; c < 8; c++) assert_int_equal(hak_class_size(a, c), want[c]);
-  assert_int_equal(hak_class_size(a, 8), 0);
+  /* HAKMEM's tiny classes, then four medium classes per doubling. */
+  static const uint32_t want[] = {8,    16,    32,    64,    128,   256,   512,
+                                  1024, 1280,  1536,  1792,  2048,  2560,  3072,
+                                  3584, 4096,  5120,  6144,  7168,  8192,  10240,
+                                  12288, 14336, 16384, 20480, 24576, 28672, 32768};
+  enum { NC = sizeof want / sizeof *want };
+  assert_int_equal(hak_class_count(a), NC);
+  for (int c = 0; c < NC; c++) assert_int_equal(hak_class_size(a, c), want[c]);
+  /* Internal waste of the medium classes stays under 25%. */
+  for (int c = 8; c < NC; c++) assert_true((want[c] - want[c - 1]) * 4 <= want[c - 1]);
+  assert_int_equal(hak_class_size(a, NC), 0);
   assert_int_equal(hak_class_size(a, -1), 0);
   hak_destroy(a);
 }
@@ -27,8 +34,8 @@ static void test_size_class_default_table(void **state) {
 static void test_size_class_rounding(void **state) {
   (void)state;
   hak_allocator *a = make_alloc(NULL, 0);
-  /* The smallest class that holds the request, for every size 0..1024. */
-  for (size_t n = 0; n <= 1024; n++) {
+  /* The smallest class that holds the request, for every size 0..32 KiB. */
+  for (size_t n = 0; n <= 32768; n++) {
     int c = hak_size_class(a, n);
     assert_true(c >= 0);
     assert_true(hak_class_size(a, c) >= n);
@@ -40,7 +47,9 @@ static void test_size_class_rounding(void **state) {
   assert_int_equal(hak_size_class(a, 127), 4);
   assert_int_equal(hak_size_class(a, 128), 4);
   assert_int_equal(hak_size_class(a, 129), 5);
-  assert_int_equal(hak_size_class(a, 1025), -1);
+  assert_int_equal(hak_size_class(a, 1025), 8);
+  assert_int_equal(hak_size_class(a, 32768), 27);
+  assert_int_equal(hak_size_class(a, 32769), -1);
   /* Larson's 8..127 bytes span exactly the five classes 8..128. */
   for (size_t n = 8; n < 128; n++) assert_true(hak_size_class(a, n) <= 4);
   hak_destroy(a);
@@ -71,12 +80,39 @@ static void test_size_class_bad_tables_rejected(void **state) {
     assert_int_equal(hak_config_set(&cfg, "size_classes", bad[i], err, sizeof err), -HAK_EINVAL);
     assert_true(strlen(err) > 0);
   }
-  /* A class too big for the slab is refused at validation. */
+  /* The largest class allowed gets slabs big enough for it, at either
+   * SuperSlab size. */
   hak_config cfg;
   char err[200];
   hak_config_default(&cfg);
   assert_int_equal(hak_config_set(&cfg, "size_classes", "8,65536", err, sizeof err), 0);
-  assert_int_equal(hak_config_validate(&cfg, err, sizeof err), -HAK_EINVAL);
+  assert_int_equal(hak_config_validate(&cfg, err, sizeof err), 0);
+  assert_int_equal(hak_config_set(&cfg, "ss_lg", "20", err, sizeof err), 0);
+  assert_int_equal(hak_config_validate(&cfg, err, sizeof err), 0);
+}
+
+/* Geometry: HAKMEM's tiny classes keep the slab_lg slab (64 KiB: 32 slabs
+ * per 2 MiB SuperSlab); a medium class gets the smallest power-of-two slab
+ * of at least 16 blocks, capped at half a SuperSlab. */
+static void test_size_class_slab_geometry(void **state) {
+  (void)state;
+  hak_allocator *a = make_alloc(NULL, 0);
+  static const struct { uint32_t size, nslabs, slab_kib; } want[] = {
+      {8, 32, 64},     {1024, 32, 64},  {1280, 32, 64},  {4096, 32, 64},  {5120, 16, 128},
+      {8192, 16, 128}, {10240, 8, 256}, {16384, 8, 256}, {20480, 4, 512}, {32768, 4, 512},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    void *p = hak_malloc(a, want[i].size);
+    hak_ss_info info = ss_info(a, p);
+    assert_int_equal(info.block_size, want[i].size);
+    assert_int_equal(info.nslabs, want[i].nslabs);
+    /* Slab 1 holds slab size / block size blocks exactly. */
+    uint32_t per_slab = want[i].slab_kib * 1024u / want[i].size;
+    assert_int_equal(info.capacity - slab_capacity(a, p), (info.nslabs - 1) * per_slab);
+    if (want[i].size > 1024) assert_true(per_slab >= 16);
+    hak_free(a, p);
+  }
+  hak_destroy(a);
 }
 
 static int cmp_ptr(const void *x, const void *y) {
@@ -137,7 +173,7 @@ static void test_size_class_memalign(void **state) {
 /* Pointers the allocator never handed out are refused without being read. */
 static void test_size_class_foreign_pointers(void **state) {
   (void)state;
-  hak_allocator *a = make_alloc(NULL, 0);
+  hak_allocator *a = make_alloc((const char *[]){"on_bad_free=count", NULL}, 0);
   void *p = hak_malloc(a, 16);
   hak_ss_info info = ss_info(a, p);
   int on_stack;
@@ -152,11 +188,15 @@ static void test_size_class_foreign_pointers(void **state) {
     assert_int_equal(hak_free(a, foreign[i]), -HAK_EINVAL);
     assert_int_equal(hak_usable_size(a, foreign[i]), 0);
   }
-  /* Inside a SuperSlab but not a block start: the header, mid-block. */
+  /* Inside a SuperSlab but not a block start: the header is never a
+   * block (refused as foreign), mid-block is a bad free. */
   assert_true(hak_owns(a, (void *)info.base));
   assert_int_equal(hak_free(a, (void *)info.base), -HAK_EINVAL);
-  assert_int_equal(hak_free(a, (char *)p + 4), -HAK_EINVAL);
+  assert_int_equal(hak_free(a, (char *)p + 4), -HAK_EBADFREE);
   assert_int_equal(hak_free(a, NULL), 0);
+  hak_stats st;
+  hak_get_stats(a, &st);
+  assert_int_equal(st.bad_frees, 1);
   /* Nothing was freed by the refusals. */
   assert_int_equal(ss_info(a, p).total_active_blocks, 1);
   assert_int_equal(hak_free(a, p), 0);
@@ -166,12 +206,12 @@ static void test_size_class_foreign_pointers(void **state) {
 
 static void test_size_class_large_objects(void **state) {
   (void)state;
-  hak_allocator *a = make_alloc(NULL, 0);
-  void *p = hak_malloc(a, 1025);
+  hak_allocator *a = make_alloc((const char *[]){"on_bad_free=count", NULL}, 0);
+  void *p = hak_malloc(a, 32769);
   assert_non_null(p);
   assert_false(hak_owns(a, p));
-  assert_true(hak_usable_size(a, p) >= 1025);
-  memset(p, 7, 1025);
+  assert_true(hak_usable_size(a, p) >= 32769);
+  memset(p, 7, 32769);
   void *big = hak_malloc(a, 10u << 20);
   assert_non_null(big);
   hak_stats s;
@@ -179,9 +219,11 @@ static void test_size_class_large_objects(void **state) {
   assert_int_equal(s.large_allocs, 2);
   assert_int_equal(hak_free(a, p), 0);
   assert_int_equal(hak_free(a, big), 0);
-  assert_int_equal(hak_free(a, big), -HAK_EINVAL); /* already gone */
+  /* Already freed (its mapping waits in the cache): a double free. */
+  assert_int_equal(hak_free(a, big), -HAK_EBADFREE);
   hak_get_stats(a, &s);
   assert_int_equal(s.large_frees, 2);
+  assert_int_equal(s.bad_frees, 1);
   assert_int_equal(s.large_bytes_live, 0);
   hak_destroy(a);
 }
@@ -219,6 +261,7 @@ int main(void) {
       cmocka_unit_test(test_size_class_rounding),
       cmocka_unit_test(test_size_class_custom_table),
       cmocka_unit_test(test_size_class_bad_tables_rejected),
+      cmocka_unit_test(test_size_class_slab_geometry),
       cmocka_unit_test(test_size_class_alignment_of_every_block),
       cmocka_unit_test(test_size_class_memalign),
       cmocka_unit_test(test_size_class_foreign_pointers),

@@ -266,11 +266,16 @@ static void blk_free(hak_allocator *a, blk *b) {
   b->p = NULL;
 }
 
-/* 8..1024 bytes with every class equally likely; one in large_one_in
- * (0: never) beyond the largest class, to the large path. */
+/* The first size the large path serves (beyond the default classes). */
+#define LARGE_MIN 32769u
+
+/* 8..(8 << max_shift) bytes with every power-of-two range equally likely
+ * (max_shift 7: HAKMEM's tiny classes to 1 KiB; 12: the medium classes to
+ * 32 KiB too); one in large_one_in (0: never) beyond the largest class, to
+ * the large path. */
 static uint32_t pick_size(uint64_t *rng, uint32_t max_shift, uint32_t large_one_in) {
   uint64_t r = rng_next(rng);
-  if (large_one_in && r % large_one_in == 0) return 1025 + (uint32_t)((r >> 20) % 31744);
+  if (large_one_in && r % large_one_in == 0) return LARGE_MIN + (uint32_t)((r >> 20) % 70000);
   uint32_t sh = (uint32_t)((r >> 8) % (max_shift + 1));
   uint32_t hi = 8u << sh, lo = sh ? (hi >> 1) + 1 : 8;
   return lo + (uint32_t)((r >> 32) % (hi - lo + 1));
@@ -430,7 +435,7 @@ static void check_quiescent(stress_env *e, const blk *live, size_t n, uint64_t l
     if (!live[i].p) continue;
     assert_true(blk_intact(&live[i]));
     if (!hak_owns(a, live[i].p)) {
-      assert_true(live[i].size > 1024);
+      assert_true(live[i].size >= LARGE_MIN);
       assert_true(hak_usable_size(a, live[i].p) >= live[i].size);
       large++;
       continue;
@@ -450,6 +455,11 @@ static void check_quiescent(stress_env *e, const blk *live, size_t n, uint64_t l
   assert_int_equal(st.large_allocs - st.large_frees, large);
   assert_int_equal(st.threads_attached - st.threads_exited, live_threads);
   assert_true(st.drained_blocks <= st.frees_remote);
+
+  /* The allocator's own validators: every SuperSlab, slab, list and
+   * parked thread's queues. */
+  char err[256] = "";
+  if (hak_check(a, true, err, sizeof err) != 0) fail_msg("hak_check: %s", err);
 
   census c = {.e = e, .no_threads = live_threads == 0};
   hak_ss_foreach(a, census_visit, &c);
@@ -555,7 +565,7 @@ static void *pc_producer(void *p) {
     for (uint32_t k = 0; k < cx->per_phase; k++) {
       blk b;
       /* On failure b.p is NULL: the consumer still expects the item. */
-      blk_alloc(cx->e->a, &b, pick_size(&rng, 7, 64), serial | ++seq);
+      blk_alloc(cx->e->a, &b, pick_size(&rng, 12, 64), serial | ++seq);
       pc_push(&cx->q[(arg->idx + k) % PC_THREADS], &b);
     }
     if (phase == 0) {
@@ -700,6 +710,9 @@ static void *larson_thread(void *p) {
     blk *b = &s->arr[rng_next(&s->rng) % cx->blocks];
     blk_free(a, b); /* most are the predecessors' blocks: remote frees */
     blk_alloc(a, b, larson_size(&s->rng), serial | ++seq);
+    char err[256];
+    if (o % 512 == 511 && hak_check_thread(a, err, sizeof err) != 0)
+      stress_fail(__LINE__, "hak_check_thread: %s", err);
   }
   if (s->gen + 1 < cx->gens) {
     s->gen++;
@@ -891,7 +904,7 @@ static void *first_large_thread(void *p) {
   pthread_barrier_wait(&first_large_start);
   for (uint64_t i = 1; i <= 4; i++) {
     blk b;
-    if (blk_alloc(e->a, &b, (uint32_t)(4096 * i + 8), serial | i)) blk_free(e->a, &b);
+    if (blk_alloc(e->a, &b, (uint32_t)(LARGE_MIN * i + 8), serial | i)) blk_free(e->a, &b);
   }
   return NULL;
 }

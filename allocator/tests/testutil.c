@@ -32,11 +32,15 @@ hak_ss_info ss_info(hak_allocator *a, const void *p) {
 static hak_slab *slab_at(hak_allocator *a, const void *block) {
   hak_superslab *ss = hak_registry_lookup(a, block);
   assert_non_null(ss);
-  return hak_slab_of(a, ss, block);
+  return hak_slab_of(ss, block);
 }
 
+/* The local free list's length, walked (links are encoded). */
 uint32_t slab_free_count(hak_allocator *a, const void *block) {
-  return slab_at(a, block)->free_count;
+  uint32_t n = 0;
+  hak_slab *s = slab_at(a, block);
+  for (void *q = s->free_list; q; q = hak_link_get(a, q)) n++;
+  return n;
 }
 
 uint32_t slab_remote_count(hak_allocator *a, const void *block) {

@@ -70,7 +70,7 @@ static void census_one(void *ctx, const hak_ss_info *info) {
   c->drift += info->total_active_blocks - live;
   c->remote_pending += info->remote_pending;
   c->touched += info->touched_bytes;
-  c->meta += hak_ss_header_bytes(c->run->alloc);
+  c->meta += info->header_bytes;
   if (c->detail) {
     if (c->nrows == c->cap_rows) {
       size_t ncap = c->cap_rows ? c->cap_rows * 2 : 1024;
