@@ -103,23 +103,48 @@ print(len(d), len(s), h)
     ;;
   api)
     same_output "$HP_BIN/hp_api"
-    HAKMEM_STATS_JSON="$tmp/s.json" under "$HP_BIN/hp_api" --foreign >"$tmp/out" 2>&1 || fail "api --foreign: $(cat "$tmp/out")"
-    # page, page+64, a static array, the realloc, and a block's interior.
-    "$py" - "$tmp/s.json" <<'PY' || fail "foreign pointers were not counted"
+    HAKMEM_ON_BAD_FREE=count HAKMEM_STATS_JSON="$tmp/s.json" under "$HP_BIN/hp_api" --foreign \
+      >"$tmp/out" 2>&1 || fail "api --foreign: $(cat "$tmp/out")"
+    # Foreign: page, page+64, a static array and the realloc; a block's
+    # interior is a bad free (counted under on_bad_free=count).
+    "$py" - "$tmp/s.json" <<'PY' || fail "foreign pointers or the bad free were not counted"
 import json, sys
-p = json.load(open(sys.argv[1]))["preload"]
-assert p["foreign_frees"] == 4, p
+d = json.load(open(sys.argv[1]))
+p = d["preload"]
+assert p["foreign_frees"] == 3, p
 assert p["foreign_reallocs"] == 1, p
+assert d["stats"]["bad_frees"] == 1, d["stats"]
 PY
+    ;;
+  badfree)
+    # Each wrong free, under abort (the default): SIGABRT at the free, with
+    # one line naming the address the program announced; under count: the
+    # program goes on, nothing handed out twice, one bad free counted.
+    for mode in double double-tiny double-remote interior large; do
+      st=0
+      under "$HP_BIN/hp_badfree" "$mode" >"$tmp/out" 2>"$tmp/err" || st=$?
+      [ "$st" -eq 134 ] || fail "$mode: expected SIGABRT (134), got $st: $(cat "$tmp/out" "$tmp/err")"
+      addr=$(sed -n 's/^badfree: \(0x[0-9a-f]*\)$/\1/p' "$tmp/out")
+      what="double free"; [ "$mode" = interior ] && what="pointer inside a block"
+      [ "$(grep -c '^\[hakmem\]' "$tmp/err")" -eq 1 ] &&
+        grep -q "^\[hakmem\] free(): $what: $addr (block of [0-9]* bytes)$" "$tmp/err" ||
+        fail "$mode: expected one line naming $what at $addr, got: $(cat "$tmp/err")"
+      HAKMEM_ON_BAD_FREE=count HAKMEM_STATS_JSON="$tmp/s.json" under "$HP_BIN/hp_badfree" "$mode" \
+        >"$tmp/out" 2>"$tmp/err" || fail "$mode under count: $(cat "$tmp/out" "$tmp/err")"
+      grep -q '^badfree: survived$' "$tmp/out" || fail "$mode under count: $(cat "$tmp/out")"
+      "$py" -c 'import json,sys; s=json.load(open(sys.argv[1]))["stats"]; assert s["bad_frees"] == 1, s' \
+        "$tmp/s.json" || fail "$mode under count: bad_frees is not 1"
+    done
     ;;
   map_limit)
     # Classes other than 64 bytes may already hold SuperSlabs from libc's
-    # start-up: with a limit of 8, at most 8 x 32,720 blocks fit.
+    # start-up: with a limit of 8, at most 8 x 32,726 blocks fit (2 MiB
+    # less a 2,688-byte header, in 64-byte blocks).
     HAKMEM_SS_MAP_LIMIT=8 under "$HP_BIN/hp_maplimit" 64 10000000 >"$tmp/out" 2>"$tmp/err" \
       || fail "maplimit: $(cat "$tmp/out" "$tmp/err")"
     grep -q 'errno=ENOMEM' "$tmp/out" || fail "no ENOMEM: $(cat "$tmp/out")"
     n=$(sed -n 's/.*NULL after \([0-9]*\) blocks.*/\1/p' "$tmp/out")
-    [ "$n" -gt 0 ] && [ "$n" -le $((8 * 32720)) ] || fail "blocks before NULL out of range: $n"
+    [ "$n" -gt 0 ] && [ "$n" -le $((8 * 32726)) ] || fail "blocks before NULL out of range: $n"
     grep -q '^\[hakmem\] SuperSlab mmap failed: .* limit=8 ' "$tmp/err" || fail "no OOM line: $(cat "$tmp/err")"
     [ "$(grep -c 'SuperSlab mmap failed' "$tmp/err")" -eq 1 ] || fail "OOM line not once"
     # The same through the benchmark program: a clean exit 3 with its message.
