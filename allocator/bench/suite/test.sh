@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# test.sh plain|preload: the benchmark suite's programs cannot rot (meson
+# suite 'bench'). Runs each program once with tiny parameters, with the
+# process's own malloc (plain) or under LD_PRELOAD=$SUITE_HAKMEM (preload,
+# HAKMEM_PRESET=adopt), and checks that it exits 0 and prints its result
+# line. Environment (set by meson.build): SUITE_BIN (the programs),
+# SUITE_LARSON, SUITE_HAKMEM, SUITE_SANITIZE.
+set -euo pipefail
+
+mode=$1
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/suite_test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL [bench.suite/$mode]: $*" >&2; exit 1; }
+
+for v in $(env | sed -n 's/^\(HAKMEM_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+pre=()
+case $mode in
+  plain) ;;
+  preload)
+    # A sanitizer runtime interposes malloc itself and must come first.
+    if [ "${SUITE_SANITIZE:-none}" != none ]; then
+      echo "SKIP: libhakmem.so cannot be preloaded in a b_sanitize=$SUITE_SANITIZE build" >&2
+      exit 77
+    fi
+    pre=(env LD_PRELOAD="$SUITE_HAKMEM" HAKMEM_PRESET=adopt) ;;
+  *) fail "unknown mode" ;;
+esac
+
+# check NAME PATTERN CMD...: exit 0 and a line matching PATTERN on stdout.
+check() {
+  local name=$1 pattern=$2 st=0
+  shift 2
+  "${pre[@]}" "$@" >"$tmp/out" 2>"$tmp/err" || st=$?
+  [ "$st" -eq 0 ] || fail "$name: exit status $st: $(head -n 3 "$tmp/err")"
+  grep -Eq "$pattern" "$tmp/out" || fail "$name: no result line: $(head -n 3 "$tmp/out")"
+  echo "ok $name: $(grep -E '^result: ' "$tmp/out")"
+}
+result='^result: ops_per_s=[0-9]+ ops=[0-9]+ seconds=[0-9.]+'
+
+check pair "$result unit=pairs size=16\$" "$SUITE_BIN/pair" -t 0.1
+check pair-count '^result: ops_per_s=[0-9]+ ops=1000 .* size=64$' "$SUITE_BIN/pair" -n 1000 64
+check mt-sizes "$result unit=iterations threads=2\$" "$SUITE_BIN/mt-sizes" -t 0.2 2
+check xmalloc "$result unit=frees workers=2 size=64\$" "$SUITE_BIN/xmalloc" -w 2 -t 0.2 -s 64
+check xmalloc-mixed "$result unit=frees workers=1 size=-1\$" "$SUITE_BIN/xmalloc" -w 1 -t 0.2 -s -1
+check cache-scratch "$result unit=writes threads=2 rounds=[0-9]+\$" \
+  "$SUITE_BIN/cache-scratch" -t 0.2 2 1 20000
+# Fixed work: 2 threads x 3 rounds x (1000 / 2) repetitions x 8 bytes.
+check cache-scratch-count '^result: ops_per_s=[0-9]+ ops=24000 .* rounds=6$' \
+  "$SUITE_BIN/cache-scratch" -n 3 2 8 1000
+for nj in "" --never-join; do
+  check "larson${nj:+ $nj}" "$result unit=ops threads=[0-9]+\$" \
+    "$SUITE_LARSON" $nj 1 8 128 1024 1 12345 2
+  grep -q '^Throughput = ' "$tmp/out" || fail "larson: no Throughput line"
+done
+
+# Bad usage is exit 2 with a usage line, never a result.
+for cmd in "pair 0" "pair -t 0" "mt-sizes 0" "xmalloc -s 0" "cache-scratch 2 1"; do
+  st=0
+  # shellcheck disable=SC2086
+  "$SUITE_BIN"/$cmd >"$tmp/out" 2>"$tmp/err" || st=$?
+  [ "$st" -eq 2 ] && grep -q '^usage: ' "$tmp/err" && [ ! -s "$tmp/out" ] \
+    || fail "'$cmd': expected exit 2 and a usage line, got $st"
+done
+echo "bench.suite/$mode: all programs ran"
