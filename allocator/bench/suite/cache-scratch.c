@@ -22,11 +22,17 @@
  *
  * Timed: from the first thread's creation until every thread has been
  * joined. Prints
- *   result: ops_per_s=N ops=N seconds=S unit=writes threads=T rounds=R
+ *   result: ops_per_s=N ops=N seconds=S unit=writes threads=T rounds=R shared_lines=L min_gap=G
  * where one operation is one byte written (and read back) and R counts the
- * rounds of all threads. Exit 3 (and a line on stderr) if malloc returns
- * NULL. */
+ * rounds of all threads. L is the number of threads whose first round's
+ * object shared a 64-byte cache line with another thread's, and G the
+ * smallest distance in bytes between two threads' first round's objects
+ * ("none" with one thread; under 128, the two lines that an adjacent-line
+ * prefetcher fetches together): the cause of a slowdown, visible even when
+ * a loaded machine seldom runs the threads at the same time. Exit 3 (and a
+ * line on stderr) if malloc returns NULL. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +52,7 @@ static struct {
 typedef struct worker {
   pthread_t thread;
   char *given;
+  uintptr_t first; /* the first round's object */
   uint64_t rounds;
   char pad[64]; /* threads' counters on different lines */
 } worker;
@@ -57,6 +64,7 @@ static void *run(void *arg) {
   while (cs.rounds ? r < (uint64_t)cs.rounds : !atomic_load_explicit(&cs.stop, memory_order_relaxed)) {
     volatile char *obj = malloc(cs.objsize);
     if (!obj) suite_oom("cache-scratch", cs.objsize);
+    if (r == 0) w->first = (uintptr_t)obj;
     for (long j = 0; j < cs.reps; j++)
       for (size_t k = 0; k < cs.objsize; k++) {
         obj[k] = (char)k;
@@ -111,8 +119,23 @@ int main(int argc, char **argv) {
     rounds += w[i].rounds;
   }
   double t1 = suite_now();
+  long shared = 0;
+  uintptr_t gap = UINTPTR_MAX;
+  for (long i = 0; i < nthreads; i++) {
+    bool shares = false;
+    for (long j = 0; j < nthreads; j++) {
+      if (j == i || !w[i].rounds || !w[j].rounds) continue;
+      uintptr_t d = w[i].first > w[j].first ? w[i].first - w[j].first : w[j].first - w[i].first;
+      if (d < gap) gap = d;
+      if (w[i].first / 64 == w[j].first / 64) shares = true;
+    }
+    shared += shares;
+  }
+  char gap_text[32] = "none";
+  if (gap != UINTPTR_MAX) snprintf(gap_text, sizeof gap_text, "%llu", (unsigned long long)gap);
   free(w);
-  suite_result(rounds * (uint64_t)cs.reps * cs.objsize, t1 - t0, "writes", "threads=%ld rounds=%llu",
-               nthreads, (unsigned long long)rounds);
+  suite_result(rounds * (uint64_t)cs.reps * cs.objsize, t1 - t0, "writes",
+               "threads=%ld rounds=%llu shared_lines=%ld min_gap=%s", nthreads, (unsigned long long)rounds,
+               shared, gap_text);
   return 0;
 }
