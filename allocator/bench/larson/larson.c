@@ -14,7 +14,7 @@
  * Ts." (one operation = one free plus one malloc; relative time is ours:
  * seconds per 10 million operations, lower is better), then the benchmark
  * suite's line (allocator/bench/suite/suite.h):
- * "result: ops_per_s=N ops=N seconds=S unit=ops threads=N" (N threads
+ * "result: ops_per_s=N ops=N seconds=S unit=ops threads=T" (T: the threads
  * created in all).
  *
  * Unlike the original, threads are created detached by default, so exited
@@ -22,8 +22,8 @@
  * vm.max_map_count; the mappings that remain are the allocator's own.
  * --never-join creates them as the original does, joinable and never
  * joined: every exited thread keeps its stack (two mappings: the stack and
- * its guard page), so at a few thousand threads per second the process
- * reaches vm.max_map_count (65,530 here) within seconds, and
+ * its guard page), so at the seed's configuration's ~10,000 threads per
+ * second the process reaches vm.max_map_count (65,530 here) in 3-5 s, and
  * pthread_create or the allocator's next mmap fails (the exit below).
  *
  * A malloc that returns NULL, or a thread that cannot be created, ends the
