@@ -14,12 +14,13 @@ packages=(
   libcmocka-dev     # unit tests
   gnuplot-nox       # plots
   python3           # libhakmem.so tests: a real Debian program, and JSON checks
-  time              # /usr/bin/time -f %M: peak RSS in allocator/bench/larson/compare.sh;
+  time              # /usr/bin/time -f %M: peak RSS in allocator/bench/suite/run.sh and
+                    # allocator/bench/larson/compare.sh;
                     # CPU time in traces/record/bench/overhead.sh
   xz-utils          # traces/samples/real: xz -T2, a recorded real program
-  libmimalloc-dev   # compare.sh only (LD_PRELOAD): mimalloc
-  libjemalloc-dev   # compare.sh only: jemalloc
-  libtcmalloc-minimal4  # compare.sh only: tcmalloc
+  libmimalloc-dev   # the benchmarks only (bench/suite/run.sh, compare.sh; LD_PRELOAD): mimalloc
+  libjemalloc-dev   # the benchmarks only: jemalloc
+  libtcmalloc-minimal4  # the benchmarks only: tcmalloc
 )
 
 missing=()

@@ -17,6 +17,10 @@
 # it), until it reaches the map limit with freed = 0, as the seed's HAKMEM
 # did (failure.md).
 #
+# The benchmark suite (allocator/bench/suite/run.sh) runs Larson with the
+# other workloads and reports ratios to the best of the four; this script
+# stays for every preset's SuperSlab counters and the failure run.
+#
 # Usage: compare.sh [-r RUNS] [-s SLEEP] [-o OUT_DIR] [-a ALLOCATORS]
 #   RUNS    runs per allocator and configuration (default 3)
 #   SLEEP   seconds per run (default 10, the seed's)
@@ -41,7 +45,7 @@ while getopts "r:s:o:a:h" opt; do
     s) sleep_s=$OPTARG ;;
     o) out=$OPTARG ;;
     a) allocs=$OPTARG ;;
-    *) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 2 ;;
+    *) sed -n '2,35s/^# \{0,1\}//p' "$0"; exit 2 ;;
   esac
 done
 [ -n "$out" ] || out=$(mktemp -d "${TMPDIR:-/tmp}/larson-compare.XXXXXX")

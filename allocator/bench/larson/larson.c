@@ -2,7 +2,7 @@
  * 1998, as mimalloc-bench runs it; docs/design larson.md), a plain
  * malloc/free program to be run under any allocator with LD_PRELOAD.
  *
- *   larson SLEEP MIN MAX CHUNKS ROUNDS SEED THREADS
+ *   larson [--never-join] SLEEP MIN MAX CHUNKS ROUNDS SEED THREADS
  *
  * The main thread warms up THREADS x CHUNKS blocks (so the first frees are
  * cross-thread), then each of THREADS slots runs a chain of threads: a
@@ -12,11 +12,19 @@
  * raises the stop flag, waits for every chain to end, and prints the
  * original's line: "Throughput = N operations per second, relative time:
  * Ts." (one operation = one free plus one malloc; relative time is ours:
- * seconds per 10 million operations, lower is better).
+ * seconds per 10 million operations, lower is better), then the benchmark
+ * suite's line (allocator/bench/suite/suite.h):
+ * "result: ops_per_s=N ops=N seconds=S unit=ops threads=T" (T: the threads
+ * created in all).
  *
- * Unlike the original, threads are created detached, so exited threads'
- * stacks are reclaimed instead of piling up towards vm.max_map_count; the
- * mappings that remain are the allocator's own.
+ * Unlike the original, threads are created detached by default, so exited
+ * threads' stacks are reclaimed instead of piling up towards
+ * vm.max_map_count; the mappings that remain are the allocator's own.
+ * --never-join creates them as the original does, joinable and never
+ * joined: every exited thread keeps its stack (two mappings: the stack and
+ * its guard page), so at the seed's configuration's ~10,000 threads per
+ * second the process reaches vm.max_map_count (65,530 here) in 3-5 s, and
+ * pthread_create or the allocator's next mmap fails (the exit below).
  *
  * A malloc that returns NULL, or a thread that cannot be created, ends the
  * run at once: the line "larson: out of memory: ..." goes to stderr and
@@ -44,6 +52,7 @@ typedef struct slot {
 
 static struct {
   size_t min, max, chunks, rounds;
+  bool never_join;              /* the original's joinable threads */
   slot *slots;
   uint32_t nslots;
   atomic_bool stop;
@@ -111,7 +120,7 @@ static int spawn(slot *s) {
   pthread_attr_t attr;
   pthread_t t;
   pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (!g.never_join) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   s->threads++; /* before the successor can run: it counts its own */
   int rc = pthread_create(&t, &attr, worker, s);
   pthread_attr_destroy(&attr);
@@ -134,10 +143,15 @@ static int parse(const char *s, long lo, long *out) {
 
 int main(int argc, char **argv) {
   long a[7];
+  if (argc > 1 && strcmp(argv[1], "--never-join") == 0) {
+    g.never_join = true;
+    argv++;
+    argc--;
+  }
   if (argc != 8 || parse(argv[1], 0, &a[0]) || parse(argv[2], 1, &a[1]) ||
       parse(argv[3], 1, &a[2]) || parse(argv[4], 1, &a[3]) || parse(argv[5], 1, &a[4]) ||
       parse(argv[6], 0, &a[5]) || parse(argv[7], 1, &a[6]) || a[2] < a[1]) {
-    fprintf(stderr, "usage: larson SLEEP MIN MAX CHUNKS ROUNDS SEED THREADS\n"
+    fprintf(stderr, "usage: larson [--never-join] SLEEP MIN MAX CHUNKS ROUNDS SEED THREADS\n"
                     "  e.g. larson 10 8 128 1024 1 12345 4 (the seed's run)\n");
     return 2;
   }
@@ -212,8 +226,8 @@ int main(int argc, char **argv) {
   double rate = secs > 0 ? (double)ops / secs : 0;
   printf("Throughput = %8.0f operations per second, relative time: %.3fs.\n", rate,
          rate > 0 ? 1e7 / rate : 0.0);
-  printf("larson: ops=%llu threads=%llu seconds=%.3f\n", (unsigned long long)ops,
-         (unsigned long long)threads, secs);
+  printf("result: ops_per_s=%.0f ops=%llu seconds=%.3f unit=ops threads=%llu\n", rate,
+         (unsigned long long)ops, secs, (unsigned long long)threads);
   fflush(stdout);
   if (g.fail_what) {
     fprintf(stderr, "larson: out of memory: %s (%s) after %.3f s\n", g.fail_what,
