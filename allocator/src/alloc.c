@@ -1,16 +1,25 @@
 /* alloc.c: the malloc family of one instance, and the checks on free.
  *
  * The fast paths, lock-free and without atomic read-modify-write:
- *   allocation - pop the current slab's free list (the owner part of the
- *                counter is the slab's `used`); everything else is
- *                hak_alloc_slow (refill.c);
+ *   allocation - pop the current slab's free list, checking the link it
+ *                reads (the owner part of the counter is the slab's
+ *                `used`); everything else is hak_alloc_slow (refill.c);
  *   free       - registry bit (a foreign pointer is refused without being
- *                read), the block's slab from the address, a check that
- *                p is a block start and not already on a list, then a push
- *                onto the slab's free list if the caller owns the slab,
- *                else ss_remote_push. A local free into a slab that is not
- *                the current one may move it between the owner's queues
- *                or give it back when it empties.
+ *                read), the block's slab from the address, an exact check
+ *                that p is a block start, then a push onto the slab's free
+ *                list if the caller owns the slab, else ss_remote_push. A
+ *                local free into a slab that is not the current one may
+ *                move it between the owner's queues or give it back when
+ *                it empties.
+ *
+ * Double frees, without a read of the block on the local path (the read
+ * would be a cache miss that stalls every free): a local free refuses the
+ * block at the head of the list; a remote free (which writes the block
+ * under a CAS anyway) refuses a block whose first word decodes to a valid
+ * link; any other repeat puts a block on a list twice, and the link it
+ * then holds is found invalid by the pop or drain that reads it, before
+ * the block is handed out a second time. With strict_free every local free
+ * also reads the block and walks the owner's lists to confirm.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,9 +32,10 @@
 static inline void *alloc_small(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   hak_slab *slab = tc->cls[c].slab;
   void *p = slab->free_list;
-  if (HAK_LIKELY(p != NULL)) {
-    slab->free_list = hak_link_get(a, p);
-    *(uintptr_t *)p = 0; /* a block the program never writes must not look freed */
+  void *next;
+  if (HAK_LIKELY(p != NULL) && HAK_LIKELY(hak_link_ok(a, p, next = hak_link_get(a, p)))) {
+    slab->free_list = next;
+    *(uintptr_t *)p = 0; /* no valid link: a second appearance on a list shows */
     atomic_store_explicit(&slab->used,
                           atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -86,14 +96,24 @@ void *hak_memalign(hak_allocator *a, size_t align, size_t size) {
   return hak_large_alloc(a, size, align, NULL);
 }
 
-int hak_bad_free(hak_allocator *a, const void *p, const char *what, size_t block_size) {
+int hak_bad_block(hak_allocator *a, const char *fn, const void *p, const char *what,
+                  size_t block_size) {
   char line[160];
-  snprintf(line, sizeof line, "[hakmem] free(): %s: %p (block of %zu bytes)", what, p,
+  snprintf(line, sizeof line, "[hakmem] %s(): %s: %p (block of %zu bytes)", fn, what, p,
            block_size);
   hak_log_line(a, line);
   if (a->cfg.on_bad_free == HAK_BADFREE_ABORT) abort();
   hak_gstat_add(&a->g.bad_frees, 1);
   return -HAK_EBADFREE;
+}
+
+int hak_bad_free(hak_allocator *a, const void *p, const char *what, size_t block_size) {
+  return hak_bad_block(a, "free", p, what, block_size);
+}
+
+void hak_list_corrupt(hak_allocator *a, hak_superslab *ss, hak_slab *s, const void *p) {
+  hak_bad_block(a, "malloc", p, "double free or write after free", ss->block_size);
+  s->free_list = NULL; /* counted: what followed p is lost, never handed out */
 }
 
 /* The offset of q from the slab's first block names a block start. */
@@ -155,11 +175,13 @@ int hak_free(hak_allocator *a, void *p) {
     return hak_bad_free(a, p, "pointer inside a block", ss->block_size);
   }
   hak_tcache *tc = hak_tcache_for_free(a);
-  bool listed = looks_listed(a, ss, slab, p);
   if (tc && atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) == tc->tid) {
-    if (HAK_UNLIKELY(listed) && on_own_lists(a, ss, slab, p))
+    void *head = slab->free_list;
+    if (HAK_UNLIKELY(p == head) ||
+        (HAK_UNLIKELY(a->strict_free) && looks_listed(a, ss, slab, p) &&
+         on_own_lists(a, ss, slab, p)))
       return hak_bad_free(a, p, "double free", ss->block_size);
-    hak_link_set(a, p, slab->free_list);
+    hak_link_set(a, p, head);
     slab->free_list = p;
     uint32_t used = atomic_load_explicit(&slab->used, memory_order_relaxed) - 1;
     atomic_store_explicit(&slab->used, used, memory_order_release);
@@ -169,7 +191,8 @@ int hak_free(hak_allocator *a, void *p) {
   }
   /* Another thread's slab: its lists cannot be walked from here, and the
    * pattern alone is the evidence (see looks_listed). */
-  if (HAK_UNLIKELY(listed)) return hak_bad_free(a, p, "double free", ss->block_size);
+  if (HAK_UNLIKELY(looks_listed(a, ss, slab, p)))
+    return hak_bad_free(a, p, "double free", ss->block_size);
   hak_ss_remote_push(a, ss, slab, p, tc);
   return 0;
 }

@@ -67,6 +67,12 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
   }
   a->ss_size = (size_t)1 << a->cfg.ss_lg;
   a->link_key = link_key(a);
+  a->ss_shift = a->cfg.ss_lg;
+#ifdef HAK_DEBUG
+  a->strict_free = true;
+#else
+  a->strict_free = a->cfg.on_bad_free == HAK_BADFREE_COUNT;
+#endif
   a->tcache_size =
       (sizeof(hak_tcache) + a->class_count * sizeof(hak_class_cache) + 63) & ~(size_t)63;
   for (uint32_t c = 0; c < a->class_count; c++) pthread_mutex_init(&a->classes[c].lock, NULL);

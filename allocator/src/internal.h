@@ -25,9 +25,10 @@
  *
  * Free-list links are encoded (x ^ link_key, a per-instance random value
  * with the top bit set). Every link of a slab's free list and remote stack
- * points into that slab or is NULL, so a block whose first word decodes to
- * such a value is on a list: a double free (alloc.c). Allocation clears
- * the word, so a block the program never wrote does not look freed.
+ * points into that slab or is NULL; allocation stores 0 in the word, which
+ * decodes to no valid link. So a block seen twice on a list shows itself
+ * when its link is read (a pop, a drain), and a block whose first word
+ * decodes to a valid link is already on a list (alloc.c).
  */
 #ifndef HAK_INTERNAL_H
 #define HAK_INTERNAL_H
@@ -230,6 +231,12 @@ struct hak_allocator {
   /* Read by every call: the fast paths' constants first. */
   uint64_t instance_id;         /* unique per process, for the TLS fast cache */
   uintptr_t link_key;           /* free-list link encoding (top bit set) */
+  uint32_t ss_shift;            /* ss_lg: a valid link shares p's SuperSlab */
+  /* Every local free checks that the block is not already listed (a read
+   * of the block): on_bad_free=count, and debug builds. Otherwise the
+   * local free compares with the list head only and pops and drains
+   * validate the links they read. */
+  bool strict_free;
   hak_registry reg;
   size_t ss_size;
   uint32_t class_max;           /* largest block size */
@@ -288,6 +295,10 @@ struct hak_allocator {
 /* Free-list links. */
 static inline void *hak_link_get(const hak_allocator *a, const void *block) {
   return (void *)(*(const uintptr_t *)block ^ a->link_key);
+}
+/* A link read from block may follow it: NULL, or in its SuperSlab. */
+static inline bool hak_link_ok(const hak_allocator *a, const void *block, const void *next) {
+  return !next || (((uintptr_t)next ^ (uintptr_t)block) >> a->ss_shift) == 0;
 }
 static inline void hak_link_set(const hak_allocator *a, void *block, const void *next) {
   *(uintptr_t *)block = (uintptr_t)next ^ a->link_key;
@@ -381,6 +392,27 @@ static inline bool hak_slab_has_room(const hak_superslab *ss, const hak_slab *s)
  * through the log, then abort() or a count as on_bad_free says. Returns
  * -HAK_EBADFREE when counted. */
 int hak_bad_free(hak_allocator *a, const void *p, const char *what, size_t block_size);
+/* The same, found by `fn` (malloc: a pop or drain read a bad link). */
+int hak_bad_block(hak_allocator *a, const char *fn, const void *p, const char *what,
+                  size_t block_size);
+/* A slab's list holds a link that cannot be one (a block freed twice, or
+ * written after its free): reported as a bad free at block p; under count
+ * the rest of the list is dropped (leaked), never handed out. */
+void hak_list_corrupt(hak_allocator *a, hak_superslab *ss, hak_slab *s, const void *p);
+/* Pops the slab's first free block, checking the link it reads. NULL when
+ * the list is empty or was corrupt. */
+static inline void *hak_slab_pop(hak_allocator *a, hak_slab *s) {
+  void *p = s->free_list;
+  if (!p) return NULL;
+  void *next = hak_link_get(a, p);
+  if (HAK_UNLIKELY(!hak_link_ok(a, p, next))) {
+    hak_list_corrupt(a, (hak_superslab *)((uintptr_t)p & ~(((uintptr_t)1 << a->ss_shift) - 1)), s,
+                     p);
+    return NULL;
+  }
+  s->free_list = next;
+  return p;
+}
 
 /* remote.c: the cross-thread free stacks. */
 void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, void *p,

@@ -143,6 +143,8 @@ void *hak_alloc_slow(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   hak_slab *s = cc->slab;
   void *p = NULL;
   if (s != &a->empty_slab) {
+    /* The fast path found a link it would not follow: pop reports it. */
+    if (s->free_list && (p = hak_slab_pop(a, s)) != NULL) goto done;
     if (s->carved < s->capacity) {
       p = carve(a, cc->ss, s);
       goto done;
@@ -167,13 +169,11 @@ void *hak_alloc_slow(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   }
   set_current(cc, hak_ss_of_slab(a, s), s);
   HAK_DEBUG_CHECK_THREAD(a, tc);
-  if (!s->free_list) {
-    p = carve(a, cc->ss, s);
-    goto done;
-  }
 pop:
-  p = s->free_list;
-  s->free_list = hak_link_get(a, p);
+  if ((p = hak_slab_pop(a, s)) == NULL) {
+    if (s->carved == s->capacity) return hak_alloc_slow(a, tc, c); /* the list was corrupt */
+    p = carve(a, cc->ss, s);
+  }
 done:
   *(uintptr_t *)p = 0;
   atomic_store_explicit(&s->used, atomic_load_explicit(&s->used, memory_order_relaxed) + 1,

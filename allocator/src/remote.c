@@ -41,9 +41,19 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
   if (atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed) == 0) return 0;
   uintptr_t head = atomic_exchange_explicit(&ss->remote_heads[i], 0, memory_order_acquire);
   if (!head) return 0;
+  /* At least the blocks just taken (pushes count before they link). A
+   * chain longer than that, or a link out of the SuperSlab, is a block
+   * pushed twice or written after its free. */
+  uint32_t count = atomic_load_explicit(&ss->remote_counts[i], memory_order_acquire);
   uint32_t n = 1;
   void *tail = (void *)head;
-  for (void *next; (next = hak_link_get(a, tail)) != NULL; tail = next) n++;
+  for (void *next; (next = hak_link_get(a, tail)) != NULL; tail = next, n++) {
+    if (HAK_UNLIKELY(n >= count || !hak_link_ok(a, tail, next))) {
+      hak_bad_block(a, "malloc", tail, "double free or write after free", ss->block_size);
+      atomic_fetch_sub_explicit(&ss->remote_counts[i], n, memory_order_relaxed);
+      return 0; /* counted: the chain is dropped, never handed out */
+    }
+  }
   hak_link_set(a, tail, slab->free_list);
   slab->free_list = (void *)head;
   /* Adjust first: a concurrent reader of the counter may see it high for

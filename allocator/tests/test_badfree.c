@@ -86,6 +86,14 @@ static void cases_under(hak_preset_t preset) {
     assert_not_twice(a, p, sizes[i], 64);
   }
 
+  /* A repeat with another free between: found at the free (strict). */
+  void *p1 = hak_malloc(a, 48), *q1 = hak_malloc(a, 48);
+  assert_int_equal(hak_free(a, p1), 0);
+  assert_int_equal(hak_free(a, q1), 0);
+  assert_int_equal(hak_free(a, p1), -HAK_EBADFREE);
+  assert_int_equal(bad_frees(a), ++want);
+  assert_not_twice(a, p1, 48, 64);
+
   /* Blocks never written, allocated and freed over and over: no false
    * alarm (allocation clears the word a free list uses). */
   for (int i = 0; i < 2000; i++) {
@@ -145,7 +153,14 @@ static void log_to_pipe(void *ctx, const char *line) {
   if (write(log_fd, line, strlen(line)) < 0) _exit(3);
 }
 
-typedef enum { DOUBLE_LOCAL, DOUBLE_REMOTE, INTERIOR, DOUBLE_LARGE } abort_case;
+typedef enum {
+  DOUBLE_LOCAL,      /* free p; free p: the list head */
+  DOUBLE_REMOTE,     /* free p; another thread frees p: the block's pattern */
+  INTERIOR,          /* free(p + 16) */
+  DOUBLE_LARGE,      /* a large block freed twice */
+  DOUBLE_LATER,      /* free p; free q; free p: found by a later malloc */
+  REMOTE_THEN_LOCAL, /* another thread frees p, then its owner: a later malloc */
+} abort_case;
 
 static void child_runs(abort_case which, int fd, void **announced) {
   log_fd = fd;
@@ -161,18 +176,33 @@ static void child_runs(abort_case which, int fd, void **announced) {
   char line[64];
   int len = snprintf(line, sizeof line, "%p\n", *announced);
   if (write(fd, line, (size_t)len) != len) _exit(3);
-  if (which != INTERIOR) hak_free(a, p);
-  if (which == DOUBLE_REMOTE) {
-    hak_runner *r = runner_start();
-    free_call c = {a, p, 0};
-    runner_call(r, free_on_runner, &c);
-  } else {
+  hak_runner *r = runner_start();
+  free_call c = {a, p, 0};
+  void *q = hak_malloc(a, 64);
+  if (which == INTERIOR) {
     hak_free(a, *announced);
+  } else if (which == REMOTE_THEN_LOCAL) {
+    runner_call(r, free_on_runner, &c);
+    hak_free(a, p);
+  } else {
+    hak_free(a, p);
+    if (which == DOUBLE_LATER) {
+      hak_free(a, q);
+      hak_free(a, p);
+    } else if (which == DOUBLE_REMOTE) {
+      runner_call(r, free_on_runner, &c);
+    } else {
+      hak_free(a, p);
+    }
   }
+  /* Found later: no allocation may hand p out a second time first. */
+  int got = 0;
+  for (int i = 0; i < 100000; i++)
+    if (hak_malloc(a, 64) == (void *)p && ++got == 2) _exit(4);
   _exit(0); /* not reached when the bad free aborts */
 }
 
-static void expect_abort(abort_case which, const char *what) {
+static void expect_abort(abort_case which, const char *fn, const char *what) {
   int fds[2];
   assert_int_equal(pipe(fds), 0);
   /* The child writes the address it is about to free, one line, then the
@@ -200,17 +230,19 @@ static void expect_abort(abort_case which, const char *what) {
   *nl = '\0';
   const char *logged = nl + 1;
   char want[160];
-  snprintf(want, sizeof want, "[hakmem] free(): %s: %s (block of ", what, buf);
+  snprintf(want, sizeof want, "[hakmem] %s(): %s: %s (block of ", fn, what, buf);
   if (strncmp(logged, want, strlen(want)) != 0 || strchr(logged, '\n') != NULL)
     fail_msg("case %d: log line '%s' does not start with '%s'", which, logged, want);
 }
 
 static void test_badfree_aborts_by_default(void **state) {
   (void)state;
-  expect_abort(DOUBLE_LOCAL, "double free");
-  expect_abort(DOUBLE_REMOTE, "double free");
-  expect_abort(INTERIOR, "pointer inside a block");
-  expect_abort(DOUBLE_LARGE, "double free");
+  expect_abort(DOUBLE_LOCAL, "free", "double free");
+  expect_abort(DOUBLE_REMOTE, "free", "double free");
+  expect_abort(INTERIOR, "free", "pointer inside a block");
+  expect_abort(DOUBLE_LARGE, "free", "double free");
+  expect_abort(DOUBLE_LATER, "malloc", "double free or write after free");
+  expect_abort(REMOTE_THEN_LOCAL, "malloc", "double free or write after free");
 }
 
 int main(void) {
