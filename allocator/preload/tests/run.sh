@@ -199,6 +199,15 @@ PY
     set -e
     [ "$st" -eq 2 ] || fail "bad preset: status $st"
     grep -q '^\[hakmem\] libhakmem.so: bad configuration: .*HAKMEM_PRESET' "$tmp/err" || fail "message: $(cat "$tmp/err")"
+    # The library's own variables go through the same table: the message
+    # names the variable.
+    set +e
+    HAKMEM_SAMPLE_FILE="$tmp/s.jsonl" HAKMEM_SAMPLE_MS=10ms under /bin/true 2>"$tmp/err"
+    st=$?
+    set -e
+    [ "$st" -eq 2 ] || fail "bad HAKMEM_SAMPLE_MS: status $st"
+    grep -q "^\[hakmem\] libhakmem.so: bad configuration: HAKMEM_SAMPLE_MS: sample_ms (an integer in 1..3600000): bad value '10ms'\$" "$tmp/err" \
+      || fail "message: $(cat "$tmp/err")"
     ;;
   larson)
     # The benchmark program itself: a short run under glibc and under the preload.
