@@ -225,6 +225,14 @@ int hak_config_validate(const hak_config *cfg, char *err, size_t errlen);
 const char *hak_config_value_str(const hak_config *cfg, hak_option_id id, char *buf,
                                  size_t len);
 
+/* The run's variant as one word: the preset's name, then "+name=value"
+ * for every option (in table order) whose value differs from what the
+ * preset sets, wherever the value came from (environment, command line):
+ * "phase1", "phase1+remote_accounting=drain", "none+ss_lg=20". Tables and
+ * plots label runs with it. HAK_LABEL_MAX bytes always suffice. */
+#define HAK_LABEL_MAX 1024
+const char *hak_config_label(const hak_config *cfg, char *buf, size_t len);
+
 /* Option metadata. kind: 'U', 'E', 'S' (see HAK_OPTIONS); values: an E
  * option's names, NULL-terminated (NULL for other kinds). */
 const char *hak_option_name(hak_option_id id);

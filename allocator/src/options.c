@@ -1,6 +1,6 @@
 /* options.c: the options table as data (names, environment variables,
  * kinds, ranges, value names, where each value lives), the defaults and
- * the presets as initialisers of hak_config, text parsing.
+ * the presets as initialisers of hak_config, text parsing, the run label.
  * Everything here is generated from HAK_OPTIONS, HAK_PRELOAD_OPTIONS,
  * HAK_PRESETS and the *_VALUES lists, so adding an option, a value or a
  * preset is one edit there.
@@ -362,6 +362,24 @@ int hak_config_validate(const hak_config *cfg, char *err, size_t errlen) {
     return -HAK_EINVAL;
   }
   return 0;
+}
+
+const char *hak_config_label(const hak_config *cfg, char *buf, size_t len) {
+  if (!len) return buf;
+  const hak_config *ref =
+      (unsigned)cfg->preset < HAK_PRESET_COUNT ? &preset_configs[cfg->preset] : &config_defaults;
+  int n = snprintf(buf, len, "%s", hak_preset_name((hak_preset_t)cfg->preset));
+  size_t o = n < 0 ? 0 : (size_t)n;
+  for (int i = 0; i < HAK_OPT_COUNT && o < len; i++) {
+    if (i == HAK_OPT_preset) continue;
+    char have[300], want[300];
+    hak_row_value_str(&hak_option_rows[i], cfg, have, sizeof have);
+    hak_row_value_str(&hak_option_rows[i], ref, want, sizeof want);
+    if (strcmp(have, want) == 0) continue;
+    n = snprintf(buf + o, len - o, "+%s=%s", hak_option_rows[i].name, have);
+    o += n < 0 ? 0 : (size_t)n;
+  }
+  return buf;
 }
 
 /* ------------------------------------------------- libhakmem.so's own */

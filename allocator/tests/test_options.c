@@ -295,6 +295,71 @@ static void test_options_environment(void **state) {
   unsetenv("HAKMEM_REMOTE_ACCOUNTING");
 }
 
+/* The run label: the preset, then what differs from it. */
+static void test_options_label(void **state) {
+  (void)state;
+  static const struct {
+    const char *settings[6];
+    const char *want;
+  } cases[] = {
+      {{NULL}, "none"},
+      {{"preset=phase1", NULL}, "phase1"},
+      {{"preset=phase1", "remote_accounting=drain", NULL}, "phase1+remote_accounting=drain"},
+      /* Setting what the preset sets anyway is no override. */
+      {{"preset=phase1", "remote_accounting=push", "idle_trim_ms=100", NULL}, "phase1"},
+      {{"ss_lg=20", NULL}, "none+ss_lg=20"},
+      /* lg20 is ss_lg=20: the same configuration, labelled by its preset. */
+      {{"preset=lg20", NULL}, "lg20"},
+      {{"preset=lg20", "ss_lg=21", NULL}, "lg20+ss_lg=21"},
+      /* Table order, whatever the order given; a later preset resets. */
+      {{"preset=adopt", "large_cache_mb=0", "idle_trim_ms=1", "refill=fresh", NULL},
+       "adopt+refill=fresh+idle_trim_ms=1+large_cache_mb=0"},
+      {{"idle_trim_ms=1", "slab_lg=15", "preset=fix-b", NULL}, "fix-b+slab_lg=15"},
+      {{"preset=seed_buggy", "size_classes=16,32,64", "on_bad_free=count", NULL},
+       "seed-buggy+size_classes=16,32,64+on_bad_free=count"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    hak_config c;
+    char err[256], label[HAK_LABEL_MAX];
+    hak_config_default(&c);
+    for (const char *const *s = cases[i].settings; *s; s++)
+      assert_int_equal(hak_config_set_kv(&c, *s, err, sizeof err), 0);
+    assert_string_equal(hak_config_label(&c, label, sizeof label), cases[i].want);
+  }
+  /* Environment overrides count like any other. */
+  hak_config c;
+  char err[256], label[HAK_LABEL_MAX];
+  setenv("HAKMEM_PRESET", "phase1", 1);
+  setenv("HAKMEM_REMOTE_ACCOUNTING", "drain", 1);
+  hak_config_default(&c);
+  assert_int_equal(hak_config_from_env(&c, true, err, sizeof err), 0);
+  assert_string_equal(hak_config_label(&c, label, sizeof label), "phase1+remote_accounting=drain");
+  unsetenv("HAKMEM_PRESET");
+  unsetenv("HAKMEM_REMOTE_ACCOUNTING");
+
+  /* Every option away from its preset's value, the longest values: the
+   * label still fits HAK_LABEL_MAX, and a short buffer is cut, ended. */
+  hak_config_default(&c);
+  char classes[256] = "8";
+  while (strlen(classes) + 6 < sizeof classes) strcat(classes, ",1024");
+  static const char *const all[] = {"preset=seed-buggy", "refill=reuse", "remote_accounting=drain",
+                                    "idle_trim_ms=3599999", "trim_ss=1", "ss_lg=22",
+                                    "slab_lg=18", "empty_reserve=999999", "orphan_policy=adopt",
+                                    "ss_map_limit=4294967295", "flush_on_exit=1",
+                                    "on_bad_free=count", "large_cache_mb=65535", NULL};
+  for (const char *const *s = all; *s; s++) assert_int_equal(hak_config_set_kv(&c, *s, err, sizeof err), 0);
+  snprintf(c.size_classes_buf, sizeof c.size_classes_buf, "%s", classes);
+  c.size_classes = c.size_classes_buf;
+  hak_config_label(&c, label, sizeof label);
+  assert_true(strlen(label) < sizeof label - 1);
+  assert_int_equal(strncmp(label, "seed-buggy+refill=reuse+", 24), 0);
+  size_t plus = 0;
+  for (char *p = label; *p; p++) plus += *p == '+';
+  assert_int_equal(plus, HAK_OPT_COUNT - 1);
+  char small[12];
+  assert_string_equal(hak_config_label(&c, small, sizeof small), "seed-buggy+");
+}
+
 /* libhakmem.so's variables are rows of the same table: same parser, same
  * messages, each naming the variable. */
 static void test_options_preload_rows(void **state) {
@@ -484,6 +549,7 @@ int main(void) {
       cmocka_unit_test(test_options_enum_names_round_trip),
       cmocka_unit_test(test_options_set_and_errors),
       cmocka_unit_test(test_options_environment),
+      cmocka_unit_test(test_options_label),
       cmocka_unit_test(test_options_preload_rows),
       cmocka_unit_test(test_options_json),
       cmocka_unit_test(test_options_invalid_config_refused_by_create),
