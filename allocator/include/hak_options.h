@@ -5,8 +5,10 @@
  * the presets (HAK_PRESETS, initialisers of the configuration), and the
  * variables libhakmem.so reads for itself (HAK_PRELOAD_OPTIONS, same row
  * shape). From it come the struct fields, the enums, the defaults, the
- * names, the environment variables, the `name=value` parser and the JSON
- * dump. A variant is a set of option values, never a compile-time switch.
+ * names, the environment variables, the `name=value` parser, the JSON
+ * dump, the run label and the tables `hakmem-options` prints (which the
+ * docs embed and are checked against). A variant is a set of option
+ * values, never a compile-time switch.
  *
  * Defaults model the HAKMEM allocator as the seed analysis found it
  * (the `seed-buggy` preset): no remote-free accounting, no idle trim,
@@ -74,7 +76,7 @@ typedef enum { HAK_ON_BAD_FREE_VALUES(HAK_ENUM_CONSTANT) } hak_on_bad_free_t;
     "where a thread gets a new slab: fresh (own SuperSlabs, else map) or reuse")          \
   X(remote_accounting, E, HAK_REMOTE_ACCOUNTING_VALUES, 1, HAK_ACCT_NONE, 0, 0,          \
     "HAKMEM_REMOTE_ACCOUNTING",                                                          \
-    "when a cross-thread free decrements total_active_blocks: none, push, drain")         \
+    "when a cross-thread free decrements total_active_blocks")                           \
   X(idle_trim_ms, U, -, 1, 0, 0, 3600000, "HAKMEM_TINY_IDLE_TRIM_MS",                    \
     "background trim period in milliseconds, 0 = no trim thread")                        \
   X(trim_ss, U, -, 1, 0, 0, 1, "HAKMEM_TINY_TRIM_SS",                                    \
@@ -85,7 +87,7 @@ typedef enum { HAK_ON_BAD_FREE_VALUES(HAK_ENUM_CONSTANT) } hak_on_bad_free_t;
   X(empty_reserve, U, -, 0, 1, 0, 1000000, "HAKMEM_EMPTY_RESERVE",                       \
     "empty SuperSlabs per size class that trim keeps mapped")                            \
   X(orphan_policy, E, HAK_ORPHAN_POLICY_VALUES, 1, HAK_ORPHAN_LEAVE, 0, 0,               \
-    "HAKMEM_ORPHAN_POLICY", "what an exiting thread's slabs become: leave or adopt")      \
+    "HAKMEM_ORPHAN_POLICY", "what an exiting thread's slabs become")                     \
   X(ss_map_limit, U, -, 0, 0, 0, UINT32_MAX, "HAKMEM_SS_MAP_LIMIT",                      \
     "live SuperSlab mappings allowed (emulates vm.max_map_count), 0 = no limit")         \
   X(flush_on_exit, U, -, 0, 0, 0, 1, "HAKMEM_TINY_FLUSH_ON_EXIT",                        \
@@ -103,13 +105,13 @@ typedef enum { HAK_ON_BAD_FREE_VALUES(HAK_ENUM_CONSTANT) } hak_on_bad_free_t;
  * inside the process's first malloc call, so nothing here allocates. */
 #define HAK_PRELOAD_OPTIONS(X)                                                         \
   X(stats, F, -, 0, 0, 0, 0, "HAKMEM_STATS",                                           \
-    "1 (anything but 0 or empty): one line of every counter on stderr at exit")        \
+    "on (anything but 0 or empty): one line of every counter on stderr at exit")       \
   X(stats_json, P, -, 0, "", 0, 0, "HAKMEM_STATS_JSON",                                \
-    "a file: the counters and the configuration as JSON at exit (%p: the pid)")        \
+    "the counters and the configuration as JSON, written at exit (%p: the pid)")       \
   X(sample_file, P, -, 0, "", 0, 0, "HAKMEM_SAMPLE_FILE",                              \
-    "a .jsonl file: a census line every sample_ms, and one at exit (%p: the pid)")     \
+    "a census line appended every HAKMEM_SAMPLE_MS, and a last one at exit (%p: the pid)") \
   X(sample_ms, U, -, 0, 0, 1, 3600000, "HAKMEM_SAMPLE_MS",                             \
-    "sampling period in ms; unset: 100 with a sample file; without one, an error")
+    "sampling period in ms; unset: 100 with HAKMEM_SAMPLE_FILE; without a file, an error")
 
 /* ---------------------------------------------------------------- presets */
 
@@ -259,5 +261,20 @@ int hak_preload_config_set(hak_preload_config *pc, const char *name, const char 
 int hak_preload_config_from_env(hak_preload_config *pc, char *err, size_t errlen);
 const char *hak_preload_option_name(hak_preload_option_id id);
 const char *hak_preload_option_env(hak_preload_option_id id);
+
+/* What `hakmem-options` prints (malloc'd text; NULL when out of memory):
+ * HAK_LIST_TEXT every option, preset and library variable as aligned
+ * tables; the Markdown tables the docs embed: HAK_LIST_OPTIONS (option,
+ * values, default, variable, meaning), HAK_LIST_PRESETS (each preset's
+ * value of every option presets control), HAK_LIST_VARIABLES (the options
+ * by variable) and HAK_LIST_PRELOAD (libhakmem.so's own variables). */
+typedef enum {
+  HAK_LIST_TEXT,
+  HAK_LIST_OPTIONS,
+  HAK_LIST_PRESETS,
+  HAK_LIST_VARIABLES,
+  HAK_LIST_PRELOAD,
+} hak_list_format;
+char *hak_options_listing(hak_list_format format);
 
 #endif

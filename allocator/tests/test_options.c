@@ -451,6 +451,66 @@ static void test_options_preload_rows(void **state) {
   assert_int_equal(hak_config_set(&c, "stats", "1", err, sizeof err), -HAK_EINVAL);
 }
 
+/* The listing names every option, variable and preset; the Markdown
+ * tables have a header, a rule and one row per option or preset, every
+ * row with the header's column count. */
+static size_t count_lines(const char *text) {
+  size_t n = 0;
+  for (const char *p = text; *p; p++) n += *p == '\n';
+  return n;
+}
+
+static void test_options_listing(void **state) {
+  (void)state;
+  char *text = hak_options_listing(HAK_LIST_TEXT);
+  assert_non_null(text);
+  for (int i = 0; i < HAK_OPT_COUNT; i++) {
+    assert_non_null(strstr(text, hak_option_name((hak_option_id)i)));
+    assert_non_null(strstr(text, hak_option_env((hak_option_id)i)));
+  }
+  for (int i = 0; i < HAK_PRELOAD_OPT_COUNT; i++)
+    assert_non_null(strstr(text, hak_preload_option_env((hak_preload_option_id)i)));
+  for (int p = 0; p < HAK_PRESET_COUNT; p++) {
+    char line[64];
+    snprintf(line, sizeof line, "\n%s ", hak_preset_name((hak_preset_t)p));
+    assert_non_null(strstr(text, line)); /* a row of the presets table */
+  }
+  assert_null(strstr(text, " \n")); /* no trailing blanks */
+  free(text);
+
+  static const struct {
+    hak_list_format format;
+    size_t rows;
+  } md[] = {{HAK_LIST_OPTIONS, HAK_OPT_COUNT},
+            {HAK_LIST_PRESETS, HAK_PRESET_COUNT},
+            {HAK_LIST_VARIABLES, HAK_OPT_COUNT},
+            {HAK_LIST_PRELOAD, HAK_PRELOAD_OPT_COUNT}};
+  for (size_t i = 0; i < sizeof md / sizeof *md; i++) {
+    text = hak_options_listing(md[i].format);
+    assert_non_null(text);
+    assert_int_equal(count_lines(text), md[i].rows + 2);
+    size_t cols = 0;
+    for (char *line = text; *line;) {
+      char *end = strchr(line, '\n');
+      size_t bars = 0;
+      for (char *p = line; p < end; p++) bars += *p == '|';
+      if (!cols) cols = bars;
+      assert_int_equal(bars, cols);
+      assert_true(line[0] == '|' && end[-1] == '|');
+      line = end + 1;
+    }
+    free(text);
+  }
+  /* Presets: a column for each option presets control, and the preset's
+   * value there. */
+  text = hak_options_listing(HAK_LIST_PRESETS);
+  assert_non_null(strstr(text, "| preset | refill | remote_accounting | idle_trim_ms | trim_ss | ss_lg | "
+                               "orphan_policy | models |\n"));
+  assert_non_null(strstr(text, "| `lg20` | `fresh` | `none` | 0 | 0 | 20 | `leave` | "));
+  free(text);
+  assert_null(hak_options_listing((hak_list_format)99));
+}
+
 static void test_options_json(void **state) {
   (void)state;
   hak_config c;
@@ -551,6 +611,7 @@ int main(void) {
       cmocka_unit_test(test_options_environment),
       cmocka_unit_test(test_options_label),
       cmocka_unit_test(test_options_preload_rows),
+      cmocka_unit_test(test_options_listing),
       cmocka_unit_test(test_options_json),
       cmocka_unit_test(test_options_invalid_config_refused_by_create),
       cmocka_unit_test(test_options_destroy_returns_every_mapping),

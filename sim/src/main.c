@@ -32,6 +32,7 @@ static const char usage_text[] =
     "  --thread-maps N         mappings each started thread holds against ss_map_limit\n"
     "  --max-events N          cap on recorded events (default 1000000, 0 = none)\n"
     "  --quiet                 no progress line\n"
+    "  --list-options          every allocator option, preset and default (hakmem-options)\n"
     "  -h, --help              this text\n"
     "\n"
     "Exit: 0 done, 2 bad input or usage, 3 the allocator ran out of memory (run.json\n"
@@ -144,6 +145,13 @@ int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plot")) return ha_plot_main(argc - 1, argv + 1);
   if (argc > 1 && !strcmp(argv[1], "compare")) return ha_compare_main(argc - 1, argv + 1);
   if (argc > 1 && !strcmp(argv[1], "check")) return ha_check_main(argc - 1, argv + 1);
+  if (argc == 2 && !strcmp(argv[1], "--list-options")) {
+    char *text = hak_options_listing(HAK_LIST_TEXT);
+    if (!text) return HR_EXIT_INTERNAL;
+    fputs(text, stdout);
+    free(text);
+    return 0;
+  }
   hr_options o;
   const char **opts = calloc((size_t)argc, sizeof *opts);
   if (!opts) return HR_EXIT_INTERNAL;
