@@ -1,7 +1,7 @@
 /* report.c: what libhakmem.so tells about a run, and its fork handlers.
  *
  *   HAKMEM_STATS=1          one line of every counter on stderr at exit;
- *   HAKMEM_STATS_JSON=FILE  {"pid", "config", "stats", "preload"} at exit;
+ *   HAKMEM_STATS_JSON=FILE  {"pid", "variant", "config", "stats", "preload"} at exit;
  *   HAKMEM_SAMPLE_MS=N,
  *   HAKMEM_SAMPLE_FILE=F    a sampler thread appends a census line to F
  *                           every N ms (and a last one at exit), with the
@@ -290,7 +290,9 @@ static void write_json(hak_allocator *a, const hak_stats *st) {
                                                                     memory_order_relaxed)));
   HP_PRELOAD_FIELDS(HP_JSON_P)
 #undef HP_JSON_P
-  json_t *doc = json_pack("{sI so so so}", "pid", (json_int_t)getpid(), "config",
+  char label[HAK_LABEL_MAX];
+  json_t *doc = json_pack("{sI ss so so so}", "pid", (json_int_t)getpid(), "variant",
+                          hak_config_label(hak_get_config(a), label, sizeof label), "config",
                           hak_config_to_json(hak_get_config(a)), "stats", hak_stats_to_json(st),
                           "preload", pre);
   int rc = doc ? json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) : -1;

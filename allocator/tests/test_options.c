@@ -511,6 +511,69 @@ static void test_options_listing(void **state) {
   assert_null(hak_options_listing((hak_list_format)99));
 }
 
+/* docs/run.schema.json describes run.json's config from this table: every
+ * option is there and required, each enum lists the table's names in its
+ * order (the preset list among them), and the bounds it states are the
+ * ones the parser applies. */
+static void test_options_run_schema_matches_table(void **state) {
+  (void)state;
+  json_error_t e;
+  json_t *schema = json_load_file(HAK_TEST_SOURCE_DIR "/docs/run.schema.json", 0, &e);
+  if (!schema) fail_msg("docs/run.schema.json: %s", e.text);
+  json_t *config = json_object_get(json_object_get(schema, "properties"), "config");
+  json_t *props = json_object_get(config, "properties"), *required = json_object_get(config, "required");
+  assert_non_null(props);
+  for (int i = 0; i < HAK_OPT_COUNT; i++) {
+    const char *name = hak_option_name((hak_option_id)i);
+    json_t *p = json_object_get(props, name);
+    if (!p) fail_msg("run.schema.json: config.%s missing", name);
+    int found = 0;
+    size_t k;
+    json_t *r;
+    json_array_foreach(required, k, r) found |= !strcmp(json_string_value(r), name);
+    if (!found) fail_msg("run.schema.json: config.%s not required", name);
+    const char *const *values = hak_option_values((hak_option_id)i);
+    json_t *en = json_object_get(p, "enum");
+    if (values) {
+      size_t n = 0;
+      while (values[n]) n++;
+      if (json_array_size(en) != n) fail_msg("run.schema.json: config.%s enum has %zu names, the table %zu", name, json_array_size(en), n);
+      for (size_t v = 0; v < n; v++)
+        if (strcmp(json_string_value(json_array_get(en, v)), values[v]))
+          fail_msg("run.schema.json: config.%s enum[%zu] is not '%s'", name, v, values[v]);
+      continue;
+    }
+    if (hak_option_kind((hak_option_id)i) != 'U') continue;
+    /* Integers: the stated bounds are the parser's. */
+    hak_config c;
+    char err[256], v[32];
+    hak_config_default(&c);
+    json_t *mn = json_object_get(p, "minimum"), *mx = json_object_get(p, "maximum");
+    if (en) {
+      mn = json_array_get(en, 0);
+      mx = json_array_get(en, json_array_size(en) - 1);
+      assert_int_equal(json_array_size(en), json_integer_value(mx) - json_integer_value(mn) + 1);
+    }
+    if (mn) {
+      long long lo = json_integer_value(mn);
+      snprintf(v, sizeof v, "%lld", lo);
+      if (hak_config_set(&c, name, v, err, sizeof err)) fail_msg("config.%s minimum %s refused", name, v);
+      snprintf(v, sizeof v, "%lld", lo - 1);
+      if (lo > 0 && !hak_config_set(&c, name, v, err, sizeof err)) fail_msg("config.%s: %s accepted", name, v);
+    }
+    if (mx) {
+      long long hi = json_integer_value(mx);
+      snprintf(v, sizeof v, "%lld", hi);
+      if (hak_config_set(&c, name, v, err, sizeof err)) fail_msg("config.%s maximum %s refused", name, v);
+      snprintf(v, sizeof v, "%lld", hi + 1);
+      if (!hak_config_set(&c, name, v, err, sizeof err)) fail_msg("config.%s: %s accepted", name, v);
+    }
+  }
+  /* And the label, which run.json carries beside the options. */
+  assert_non_null(json_object_get(props, "variant"));
+  json_decref(schema);
+}
+
 static void test_options_json(void **state) {
   (void)state;
   hak_config c;
@@ -612,6 +675,7 @@ int main(void) {
       cmocka_unit_test(test_options_label),
       cmocka_unit_test(test_options_preload_rows),
       cmocka_unit_test(test_options_listing),
+      cmocka_unit_test(test_options_run_schema_matches_table),
       cmocka_unit_test(test_options_json),
       cmocka_unit_test(test_options_invalid_config_refused_by_create),
       cmocka_unit_test(test_options_destroy_returns_every_mapping),

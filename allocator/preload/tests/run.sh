@@ -142,6 +142,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert sys.argv[1].endswith("stats-%d.json" % d["pid"]), d["pid"]
 assert d["config"]["preset"] == sys.argv[2], d["config"]
+assert d["variant"] == sys.argv[2], d["variant"]  # the preset, no override
 assert d["config"]["ss_lg"] == 21
 s = d["stats"]
 for k in ("ss_allocated", "ss_freed", "ss_live", "ss_peak", "bytes_mapped", "frees_local",
@@ -153,6 +154,9 @@ assert s["ss_live"] == s["ss_allocated"] - s["ss_freed"], s
 assert s["ooms"] == 0
 assert d["preload"]["foreign_frees"] == 0, d["preload"]
 PY
+    # An override is part of the label.
+    HAKMEM_SS_MAP_LIMIT=1000 HAKMEM_STATS_JSON="$tmp/v.json" under /bin/true || fail "true"
+    grep -q "\"variant\": \"$preset+ss_map_limit=1000\"" "$tmp/v.json" || fail "variant: $(head -5 "$tmp/v.json")"
     ;;
   stats_stderr)
     HAKMEM_STATS=1 under "$HP_BIN/hp_churn" 2 512 1 10 7 >"$tmp/out" 2>"$tmp/err" || fail "churn"
