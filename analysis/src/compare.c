@@ -165,17 +165,18 @@ static int add_variant(ha_variant *v, size_t *n, const char *label, ha_err *err)
   return 0;
 }
 
-/* Labels of existing runs: their preset, or their file name when the
- * preset is missing or already taken, then -2, -3, ... until unique. */
+/* File labels of existing runs: their variant, or their file name when
+ * it is missing ("none") or already taken, then -2, -3, ... until unique. */
 static void label_runs(ha_variant *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    const char *preset = json_string_value(ha_path_get(v[i].run, "config.preset"));
-    char base[256];
-    int taken = !preset || !strcmp(preset, "none");
-    if (!taken) ha_label(base, sizeof base, preset);
+    char trace[320], variant[HA_VARIANT_MAX];
+    ha_run_names(v[i].run, trace, sizeof trace, variant, sizeof variant);
+    char base[HA_VARIANT_MAX];
+    int taken = !strcmp(variant, "none");
+    if (!taken) ha_label(base, sizeof base, variant);
     for (size_t j = 0; j < i && !taken; j++) taken = !strcmp(v[j].label, base);
     if (!taken) {
-      snprintf(base, sizeof base, "%s", preset);
+      snprintf(base, sizeof base, "%s", variant);
     } else {
       snprintf(base, sizeof base, "%s", ha_basename(v[i].run_path));
       size_t len = strlen(base);
@@ -190,6 +191,19 @@ static void label_runs(ha_variant *v, size_t n) {
       j = (size_t)-1; /* start over: the new name may be taken too */
     }
   }
+}
+
+/* What tables and legends call each column: its run's variant label (the
+ * preset plus every override, so `--variants phase1 --opt X=Y` is never
+ * shown as phase1), or its file label when another run has the same. */
+static void name_columns(ha_variant *v, size_t n) {
+  char trace[320];
+  int shared[HA_MAX_VARIANTS] = {0};
+  for (size_t i = 0; i < n; i++) ha_run_names(v[i].run, trace, sizeof trace, v[i].name, sizeof v[i].name);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) shared[i] |= i != j && !strcmp(v[i].name, v[j].name);
+  for (size_t i = 0; i < n; i++)
+    if (shared[i]) snprintf(v[i].name, sizeof v[i].name, "%s", v[i].label);
 }
 
 int ha_compare_main(int argc, char **argv) {
@@ -316,6 +330,7 @@ int ha_compare_main(int argc, char **argv) {
         goto fail;
       }
   }
+  name_columns(v, n);
   for (size_t i = 0; i < n; i++)
     if ((rc = ha_join(v[i].dir, sizeof v[i].dir, dir, v[i].label, &err))) goto fail;
   if (variant_plots && (rc = plot_variants(v, n, formats, jobs, &err))) goto fail;
