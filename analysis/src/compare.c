@@ -14,13 +14,12 @@
 
 #define HA_MAX_VARIANTS 64
 
-static const char default_variants[] = "seed-buggy,fix-a,fix-b,phase1,lg20,reuse,adopt";
-
+/* printf format: %s is the preset list. */
 static const char compare_usage[] =
     "usage: hakreplay compare TRACE [--variants A,B,...] [--opt NAME=VALUE]... [-o DIR] [--jobs N]\n"
     "       hakreplay compare RUN.json RUN.json... [-o DIR]\n"
-    "Replays TRACE under each variant (default: every preset: seed-buggy,fix-a,fix-b,phase1,\n"
-    "lg20,reuse,adopt) as separate hakreplay processes, N at a time (default: CPUs), or takes\n"
+    "Replays TRACE under each variant (default: every preset: %s)\n"
+    "as separate hakreplay processes, N at a time (default: CPUs), or takes\n"
     "existing runs; writes DIR (default: compare)/VARIANT/run.json and plots, compare.json,\n"
     "compare.md (summary metrics side by side, ratios to the first variant), overlay plots\n"
     "and index.html, and prints the table.\n"
@@ -206,7 +205,7 @@ static void name_columns(ha_variant *v, size_t n) {
     if (shared[i]) snprintf(v[i].name, sizeof v[i].name, "%s", v[i].label);
 }
 
-int ha_compare_main(int argc, char **argv) {
+int ha_compare_main(int argc, char **argv, const char *presets) {
   const char *dir = "compare", *variants = NULL;
   const char **inputs = calloc((size_t)argc, sizeof *inputs);
   const char **pass = calloc((size_t)argc, sizeof *pass);
@@ -223,7 +222,7 @@ int ha_compare_main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      fputs(compare_usage, stdout);
+      printf(compare_usage, presets);
       goto out;
     }
     if (!strcmp(a, "--quiet")) {
@@ -311,7 +310,7 @@ int ha_compare_main(int argc, char **argv) {
     label_runs(v, n);
   } else {
     char list[1024];
-    snprintf(list, sizeof list, "%s", variants ? variants : default_variants);
+    snprintf(list, sizeof list, "%s", variants ? variants : presets);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
       if ((rc = add_variant(v, &n, tok, &err))) goto fail;
     if (n == 0) {
