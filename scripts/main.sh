@@ -28,8 +28,8 @@ if [ ! -f "$trace" ]; then
   "$build/traces/haktrace" gen larson --threads 4 --min 8 --max 128 --chunks 1024 \
     --rounds 1 --seed 12345 --generations "$generations" -o "$trace"
 fi
+# No --variants: compare's default is every preset (hakmem-options --presets).
 "$build/sim/hakreplay" compare "$trace" \
-  --variants seed-buggy,fix-a,fix-b,phase1,lg20,reuse,adopt \
   --opt ss_map_limit=65530 --thread-maps 2 --quiet -o out
 echo
 echo "out/index.html: the comparison, its plots, and each variant's own plots"

@@ -1,13 +1,15 @@
 /* report.c: what libhakmem.so tells about a run, and its fork handlers.
  *
  *   HAKMEM_STATS=1          one line of every counter on stderr at exit;
- *   HAKMEM_STATS_JSON=FILE  {"pid", "config", "stats", "preload"} at exit;
+ *   HAKMEM_STATS_JSON=FILE  {"pid", "variant", "config", "stats", "preload"} at exit;
  *   HAKMEM_SAMPLE_MS=N,
  *   HAKMEM_SAMPLE_FILE=F    a sampler thread appends a census line to F
  *                           every N ms (and a last one at exit), with the
  *                           field names of run.json samples.
  * A "%p" in either file name becomes the process id (forked and exec'd
- * children would otherwise overwrite their parent's file).
+ * children would otherwise overwrite their parent's file). The variables
+ * are rows of the options table (HAK_PRELOAD_OPTIONS in hak_options.h):
+ * options.c parses and checks them, without allocating.
  *
  * Invariants: the sampler never allocates (lines are formatted on its
  * stack and written with one write() on an O_APPEND descriptor, so a
@@ -34,7 +36,7 @@
 #include "preload.h"
 
 static struct {
-  bool stats;                   /* HAKMEM_STATS */
+  hak_preload_config opt;       /* HAKMEM_STATS, HAKMEM_STATS_JSON, HAKMEM_SAMPLE_* */
   /* A copy of stderr taken at start-up: coreutils and others close fd 2
    * in an atexit handler, before the library destructor runs. Identified
    * by device and inode, so a descriptor the program closed and reused
@@ -42,9 +44,6 @@ static struct {
   int err_fd;
   dev_t err_dev;
   ino_t err_ino;
-  char json_path[PATH_MAX];     /* HAKMEM_STATS_JSON, "" = none */
-  char sample_path[PATH_MAX];   /* HAKMEM_SAMPLE_FILE, "" = none */
-  uint32_t sample_ms;
 } cfg;
 
 static struct {
@@ -60,48 +59,15 @@ static struct {
   uint64_t prev_local, prev_remote; /* sampler thread only (then exit) */
 } smp = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
-static int copy_env(const char *name, char *dst, size_t len, char *err, size_t errlen) {
-  const char *v = getenv(name);
-  dst[0] = '\0';
-  if (!v || !*v) return 0;
-  if (strlen(v) >= len) {
-    snprintf(err, errlen, "%s: path too long", name);
-    return -1;
-  }
-  memcpy(dst, v, strlen(v) + 1);
-  return 0;
-}
-
 int hak_preload_report_config(char *err, size_t errlen) {
-  const char *v = getenv("HAKMEM_STATS");
-  cfg.stats = v && *v && strcmp(v, "0") != 0;
+  hak_preload_config_default(&cfg.opt);
+  if (hak_preload_config_from_env(&cfg.opt, err, errlen) != 0) return -1;
   cfg.err_fd = -1;
   struct stat sb;
-  if (cfg.stats && fstat(2, &sb) == 0) {
+  if (cfg.opt.stats && fstat(2, &sb) == 0) {
     cfg.err_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
     cfg.err_dev = sb.st_dev;
     cfg.err_ino = sb.st_ino;
-  }
-  if (copy_env("HAKMEM_STATS_JSON", cfg.json_path, sizeof cfg.json_path, err, errlen) != 0 ||
-      copy_env("HAKMEM_SAMPLE_FILE", cfg.sample_path, sizeof cfg.sample_path, err, errlen) != 0)
-    return -1;
-  v = getenv("HAKMEM_SAMPLE_MS");
-  cfg.sample_ms = 0;
-  if (v && *v) {
-    char *end;
-    errno = 0;
-    unsigned long ms = strtoul(v, &end, 10);
-    if (errno || *end || ms == 0 || ms > 3600000 || v[0] == '-') {
-      snprintf(err, errlen, "HAKMEM_SAMPLE_MS: expected milliseconds in 1..3600000, got '%s'", v);
-      return -1;
-    }
-    cfg.sample_ms = (uint32_t)ms;
-    if (!cfg.sample_path[0]) {
-      snprintf(err, errlen, "HAKMEM_SAMPLE_MS needs HAKMEM_SAMPLE_FILE");
-      return -1;
-    }
-  } else if (cfg.sample_path[0]) {
-    cfg.sample_ms = 100;
   }
   return 0;
 }
@@ -187,8 +153,8 @@ static void *sampler_main(void *arg) {
   clock_gettime(CLOCK_MONOTONIC, &next);
   pthread_mutex_lock(&smp.lock);
   while (!smp.stop) {
-    next.tv_sec += cfg.sample_ms / 1000;
-    next.tv_nsec += (long)(cfg.sample_ms % 1000) * 1000000L;
+    next.tv_sec += cfg.opt.sample_ms / 1000;
+    next.tv_nsec += (long)(cfg.opt.sample_ms % 1000) * 1000000L;
     if (next.tv_nsec >= 1000000000L) {
       next.tv_sec++;
       next.tv_nsec -= 1000000000L;
@@ -206,7 +172,7 @@ static void *sampler_main(void *arg) {
 
 static void sampler_start(hak_allocator *a) {
   char path[PATH_MAX];
-  expand_path(cfg.sample_path, path, sizeof path);
+  expand_path(cfg.opt.sample_file, path, sizeof path);
   smp.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (smp.fd < 0) {
     char msg[PATH_MAX + 128];
@@ -271,7 +237,7 @@ void hak_preload_report_start(hak_allocator *a) {
   started = true;
   fork_alloc = a;
   pthread_atfork(fork_prepare, fork_parent, fork_child);
-  if (cfg.sample_ms) sampler_start(a);
+  if (cfg.opt.sample_ms) sampler_start(a);
 }
 
 /* ----------------------------------------------------------------- exit */
@@ -316,7 +282,7 @@ static void print_stats(hak_allocator *a, const hak_stats *st) {
 
 static void write_json(hak_allocator *a, const hak_stats *st) {
   char path[PATH_MAX], tmp[PATH_MAX + 32];
-  expand_path(cfg.json_path, path, sizeof path);
+  expand_path(cfg.opt.stats_json, path, sizeof path);
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   json_t *pre = json_object();
 #define HP_JSON_P(name)                                                                      \
@@ -325,7 +291,9 @@ static void write_json(hak_allocator *a, const hak_stats *st) {
                                                                     memory_order_relaxed)));
   HP_PRELOAD_FIELDS(HP_JSON_P)
 #undef HP_JSON_P
-  json_t *doc = json_pack("{sI so so so}", "pid", (json_int_t)getpid(), "config",
+  char label[HAK_LABEL_MAX];
+  json_t *doc = json_pack("{sI ss so so so}", "pid", (json_int_t)getpid(), "variant",
+                          hak_config_label(hak_get_config(a), label, sizeof label), "config",
                           hak_config_to_json(hak_get_config(a)), "stats", hak_stats_to_json(st),
                           "preload", pre);
   int rc = doc ? json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) : -1;
@@ -342,9 +310,9 @@ void hak_preload_report_exit(hak_allocator *a) {
   if (done) return;
   done = true;
   sampler_stop();
-  if (!cfg.stats && !cfg.json_path[0]) return;
+  if (!cfg.opt.stats && !cfg.opt.stats_json[0]) return;
   hak_stats st;
   hak_get_stats(a, &st);
-  if (cfg.stats) print_stats(a, &st);
-  if (cfg.json_path[0]) write_json(a, &st);
+  if (cfg.opt.stats) print_stats(a, &st);
+  if (cfg.opt.stats_json[0]) write_json(a, &st);
 }

@@ -10,12 +10,7 @@
 static json_t *option_value(const hak_config *cfg, hak_option_id id) {
   char buf[256];
   hak_config_value_str(cfg, id, buf, sizeof buf);
-  static const char kinds[] = {
-#define HAK_OPTION_KIND(name, kind, ...) #kind[0],
-      HAK_OPTIONS(HAK_OPTION_KIND)
-#undef HAK_OPTION_KIND
-  };
-  if (kinds[id] == 'U') return json_integer((json_int_t)strtoull(buf, NULL, 10));
+  if (hak_option_kind(id) == 'U') return json_integer((json_int_t)strtoull(buf, NULL, 10));
   return json_string(buf);
 }
 

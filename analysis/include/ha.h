@@ -25,9 +25,11 @@ typedef struct ha_err {
   char msg[768];
 } ha_err;
 
-/* Command entry points: argv[0] is the subcommand name ("plot", ...). */
+/* Command entry points: argv[0] is the subcommand name ("plot", ...).
+ * presets: compare's default variants, comma-separated; hakreplay passes
+ * the allocator's presets (but none), which analysis cannot know. */
 int ha_plot_main(int argc, char **argv);
-int ha_compare_main(int argc, char **argv);
+int ha_compare_main(int argc, char **argv, const char *presets);
 int ha_check_main(int argc, char **argv);
 
 /* Loads a run.json (schema hakreplay-run) into *run (caller json_decref's). */

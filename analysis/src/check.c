@@ -156,6 +156,7 @@ static const struct {
   const char *kind; /* equals, max_ratio, min_ratio */
 } record_set[] = {
     {"config.preset", "equals"},
+    {"config.variant", "equals"}, /* the preset plus every override */
     {"trace.events", "equals"},
     {"summary.oom", "equals"},
     {"summary.ss_live_end", "max_ratio"},
@@ -182,9 +183,10 @@ int ha_check_record(const json_t *run, const char *run_path, double tol, json_t 
   json_object_set_new(b, "version", json_integer(1));
   json_object_set_new(b, "description", json_string(desc));
   json_object_set_new(b, "recorded_from",
-                      json_pack("{s:O?, s:O?, s:O?}", "trace_hash", ha_path_get(run, "trace.hash"),
+                      json_pack("{s:O?, s:O?, s:O?, s:O?}", "trace_hash", ha_path_get(run, "trace.hash"),
                                 "trace_meta", ha_path_get(run, "trace.meta"), "preset",
-                                ha_path_get(run, "config.preset")));
+                                ha_path_get(run, "config.preset"), "variant",
+                                ha_path_get(run, "config.variant")));
   json_object_set_new(b, "tolerance", json_real(tol));
   for (size_t i = 0; i < sizeof record_set / sizeof *record_set; i++) {
     const json_t *v = ha_path_get(run, record_set[i].path);

@@ -14,13 +14,12 @@
 
 #define HA_MAX_VARIANTS 64
 
-static const char default_variants[] = "seed-buggy,fix-a,fix-b,phase1,lg20,reuse,adopt";
-
+/* printf format: %s is the preset list. */
 static const char compare_usage[] =
     "usage: hakreplay compare TRACE [--variants A,B,...] [--opt NAME=VALUE]... [-o DIR] [--jobs N]\n"
     "       hakreplay compare RUN.json RUN.json... [-o DIR]\n"
-    "Replays TRACE under each variant (default: every preset: seed-buggy,fix-a,fix-b,phase1,\n"
-    "lg20,reuse,adopt) as separate hakreplay processes, N at a time (default: CPUs), or takes\n"
+    "Replays TRACE under each variant (default: every preset: %s)\n"
+    "as separate hakreplay processes, N at a time (default: CPUs), or takes\n"
     "existing runs; writes DIR (default: compare)/VARIANT/run.json and plots, compare.json,\n"
     "compare.md (summary metrics side by side, ratios to the first variant), overlay plots\n"
     "and index.html, and prints the table.\n"
@@ -165,17 +164,18 @@ static int add_variant(ha_variant *v, size_t *n, const char *label, ha_err *err)
   return 0;
 }
 
-/* Labels of existing runs: their preset, or their file name when the
- * preset is missing or already taken, then -2, -3, ... until unique. */
+/* File labels of existing runs: their variant, or their file name when
+ * it is missing ("none") or already taken, then -2, -3, ... until unique. */
 static void label_runs(ha_variant *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    const char *preset = json_string_value(ha_path_get(v[i].run, "config.preset"));
-    char base[256];
-    int taken = !preset || !strcmp(preset, "none");
-    if (!taken) ha_label(base, sizeof base, preset);
+    char trace[320], variant[HA_VARIANT_MAX];
+    ha_run_names(v[i].run, trace, sizeof trace, variant, sizeof variant);
+    char base[HA_VARIANT_MAX];
+    int taken = !strcmp(variant, "none");
+    if (!taken) ha_label(base, sizeof base, variant);
     for (size_t j = 0; j < i && !taken; j++) taken = !strcmp(v[j].label, base);
     if (!taken) {
-      snprintf(base, sizeof base, "%s", preset);
+      snprintf(base, sizeof base, "%s", variant);
     } else {
       snprintf(base, sizeof base, "%s", ha_basename(v[i].run_path));
       size_t len = strlen(base);
@@ -192,7 +192,20 @@ static void label_runs(ha_variant *v, size_t n) {
   }
 }
 
-int ha_compare_main(int argc, char **argv) {
+/* What tables and legends call each column: its run's variant label (the
+ * preset plus every override, so `--variants phase1 --opt X=Y` is never
+ * shown as phase1), or its file label when another run has the same. */
+static void name_columns(ha_variant *v, size_t n) {
+  char trace[320];
+  int shared[HA_MAX_VARIANTS] = {0};
+  for (size_t i = 0; i < n; i++) ha_run_names(v[i].run, trace, sizeof trace, v[i].name, sizeof v[i].name);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) shared[i] |= i != j && !strcmp(v[i].name, v[j].name);
+  for (size_t i = 0; i < n; i++)
+    if (shared[i]) snprintf(v[i].name, sizeof v[i].name, "%s", v[i].label);
+}
+
+int ha_compare_main(int argc, char **argv, const char *presets) {
   const char *dir = "compare", *variants = NULL;
   const char **inputs = calloc((size_t)argc, sizeof *inputs);
   const char **pass = calloc((size_t)argc, sizeof *pass);
@@ -209,7 +222,7 @@ int ha_compare_main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      fputs(compare_usage, stdout);
+      printf(compare_usage, presets);
       goto out;
     }
     if (!strcmp(a, "--quiet")) {
@@ -297,7 +310,7 @@ int ha_compare_main(int argc, char **argv) {
     label_runs(v, n);
   } else {
     char list[1024];
-    snprintf(list, sizeof list, "%s", variants ? variants : default_variants);
+    snprintf(list, sizeof list, "%s", variants ? variants : presets);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
       if ((rc = add_variant(v, &n, tok, &err))) goto fail;
     if (n == 0) {
@@ -316,6 +329,7 @@ int ha_compare_main(int argc, char **argv) {
         goto fail;
       }
   }
+  name_columns(v, n);
   for (size_t i = 0; i < n; i++)
     if ((rc = ha_join(v[i].dir, sizeof v[i].dir, dir, v[i].label, &err))) goto fail;
   if (variant_plots && (rc = plot_variants(v, n, formats, jobs, &err))) goto fail;

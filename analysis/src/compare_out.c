@@ -25,7 +25,7 @@ static void fmt_ratio(char *buf, size_t n, double r) {
 }
 
 static void trace_line(const ha_variant *v, size_t n, char *buf, size_t len) {
-  char trace[320], variant[96];
+  char trace[320], variant[HA_VARIANT_MAX];
   ha_run_names(v[0].run, trace, sizeof trace, variant, sizeof variant);
   const char *hash = json_string_value(ha_path_get(v[0].run, "trace.hash"));
   int same = 1;
@@ -40,7 +40,7 @@ static void trace_line(const ha_variant *v, size_t n, char *buf, size_t len) {
 static int write_json(const ha_variant *v, size_t n, const char *dir, ha_err *err) {
   json_t *doc = json_pack("{s:{s:s, s:i}, s:O?, s:s}", "schema", "name", "hakreplay-compare",
                           "version", 1, "trace", json_object_get(v[0].run, "trace"), "baseline",
-                          v[0].label);
+                          v[0].name);
   json_t *arr = json_array();
   for (size_t i = 0; i < n; i++) {
     json_t *summary = json_object(), *ratios = json_object();
@@ -51,7 +51,7 @@ static int write_json(const ha_variant *v, size_t n, const char *dir, ha_err *er
       double r;
       if (strcmp(m->path, "oom")) json_object_set_new(ratios, m->path, ratio(v, i, m, &r) ? json_real(r) : json_null());
     }
-    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:O?, s:i, s:b, s:o, s:o}", "name", v[i].label,
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:O?, s:i, s:b, s:o, s:o}", "name", v[i].name,
                                          "run", v[i].run_path, "preset",
                                          json_string_value(ha_path_get(v[i].run, "config.preset")),
                                          "trace_hash", ha_path_get(v[i].run, "trace.hash"),
@@ -95,9 +95,9 @@ static char *markdown(const ha_variant *v, size_t n) {
   char line[512], c[256];
   trace_line(v, n, line, sizeof line);
   fprintf(f, "# hakreplay compare\n\n%s; in parentheses, the ratio to the first variant (%s).\n\n",
-          line, v[0].label);
+          line, v[0].name);
   fputs("| metric |", f);
-  for (size_t i = 0; i < n; i++) fprintf(f, " %s%s |", v[i].label, v[i].replay_exit == 3 ? " (OOM)" : "");
+  for (size_t i = 0; i < n; i++) fprintf(f, " %s%s |", v[i].name, v[i].replay_exit == 3 ? " (OOM)" : "");
   fputs("\n|---|", f);
   for (size_t i = 0; i < n; i++) fputs("---:|", f);
   fputc('\n', f);
@@ -114,7 +114,7 @@ static char *markdown(const ha_variant *v, size_t n) {
 }
 
 static int write_overlays(const ha_variant *v, size_t n, const char *dir, int formats, ha_err *err) {
-  char files[4096] = "", names[4096] = "", title[512];
+  char files[4096] = "", names[8192] = "", title[512];
   int any[3] = {0, 0, 0};
   double tmax = 1;
   for (size_t i = 0; i < n; i++) {
@@ -145,13 +145,13 @@ static int write_overlays(const ha_variant *v, size_t n, const char *dir, int fo
     double t = ha_num(ha_path_get(v[i].run, "summary.events"));
     if (t > tmax) tmax = t;
     snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", i ? " " : "", name);
-    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s%s", i ? " " : "", v[i].label,
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s%s", i ? " " : "", v[i].name,
              v[i].replay_exit == 3 ? "(OOM)" : "");
   }
   trace_line(v, n, title, sizeof title);
   static const char *plots[] = {"ovl_mapped", "ovl_live", "ovl_util"};
   for (int p = 0; p < 3; p++) {
-    char vars[9000] = "", script[64];
+    char vars[13000] = "", script[64];
     ha_var_str(vars, sizeof vars, "files", files);
     ha_var_str(vars, sizeof vars, "names", names);
     ha_var_str(vars, sizeof vars, "title", title);
@@ -178,8 +178,9 @@ static int write_index(const ha_variant *v, size_t n, const char *dir, int forma
         "<a href=\"compare.json\">compare.json</a>.</p>\n<table>\n<tr><th>metric</th>", o.f);
   for (size_t i = 0; i < n; i++) {
     fputs("<th>", o.f);
-    if (variant_plots) fprintf(o.f, "<a href=\"%s/index.html\">%s</a>", v[i].label, v[i].label);
-    else fputs(v[i].label, o.f);
+    if (variant_plots) fprintf(o.f, "<a href=\"%s/index.html\">", v[i].label);
+    ha_html_escape(o.f, v[i].name);
+    if (variant_plots) fputs("</a>", o.f);
     fprintf(o.f, "%s</th>", v[i].replay_exit == 3 ? " (OOM)" : "");
   }
   fputs("</tr>\n", o.f);
@@ -205,7 +206,11 @@ static int write_index(const ha_variant *v, size_t n, const char *dir, int forma
             plots[p][0], ha_image_ext(formats), plots[p][0], plots[p][1]);
   if (variant_plots) {
     fputs("<p>Each variant's own plots:", o.f);
-    for (size_t i = 0; i < n; i++) fprintf(o.f, " <a href=\"%s/index.html\">%s</a>", v[i].label, v[i].label);
+    for (size_t i = 0; i < n; i++) {
+      fprintf(o.f, " <a href=\"%s/index.html\">", v[i].label);
+      ha_html_escape(o.f, v[i].name);
+      fputs("</a>", o.f);
+    }
     fputs("</p>\n", o.f);
   }
   fputs("</body>\n</html>\n", o.f);

@@ -25,8 +25,10 @@ double ha_num(const json_t *v);
 void ha_fmt_value(char *buf, size_t n, const json_t *v);
 /* Bytes as "1.57 GiB" (exact below 1 KiB). */
 void ha_fmt_bytes(char *buf, size_t n, double bytes);
-/* The trace's short name (file name, generator) and the variant's
- * (config.preset, "none" when unset), for titles. */
+/* The trace's short name (file name, generator) and the variant's label
+ * (config.variant: the preset plus every override; config.preset in runs
+ * without it; "none" when neither is set), for titles and tables. */
+#define HA_VARIANT_MAX 512
 void ha_run_names(const json_t *run, char *trace, size_t tn, char *variant, size_t vn);
 const char *ha_basename(const char *path);
 /* dir/name into buf; HA_ERR_INPUT when too long. */
@@ -130,7 +132,8 @@ int ha_parse_format(const char *v, int *formats);
 
 /* One column of a comparison. */
 typedef struct ha_variant {
-  char label[64];            /* preset or file name: a file name and a gnuplot word */
+  char name[HA_VARIANT_MAX]; /* what tables and legends call it: the run's variant label */
+  char label[64];            /* a file name: its directory and data files */
   char run_path[HA_PATH_MAX];
   char dir[HA_PATH_MAX];     /* its own plots: DIR/label */
   int replay_exit;           /* 0, or 3 when the replay ran out of memory */

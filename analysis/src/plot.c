@@ -35,7 +35,7 @@ static const plot_def plots[] = {
 #define NPLOTS (sizeof plots / sizeof *plots)
 
 void ha_plot_title(const json_t *run, char *buf, size_t n) {
-  char trace[320], variant[96];
+  char trace[320], variant[HA_VARIANT_MAX];
   ha_run_names(run, trace, sizeof trace, variant, sizeof variant);
   snprintf(buf, n, "trace %s - variant %s", trace, variant);
 }

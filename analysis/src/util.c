@@ -176,8 +176,11 @@ void ha_run_names(const json_t *run, char *trace, size_t tn, char *variant, size
   else snprintf(trace, tn, "%s", name);
   for (char *c = trace; *c; c++)
     if ((unsigned char)*c < 0x20) *c = ' ';
-  const char *preset = json_string_value(ha_path_get(run, "config.preset"));
-  snprintf(variant, vn, "%s", preset ? preset : "none");
+  /* config.variant is the preset plus every override; runs written before
+   * it existed (and libhakmem.so sample files) have only the preset. */
+  const char *label = json_string_value(ha_path_get(run, "config.variant"));
+  if (!label) label = json_string_value(ha_path_get(run, "config.preset"));
+  snprintf(variant, vn, "%s", label ? label : "none");
 }
 
 int ha_join(char *buf, size_t n, const char *dir, const char *name, ha_err *err) {

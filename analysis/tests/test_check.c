@@ -205,6 +205,8 @@ static void test_check_record_then_check(void **state) {
   assert_string_equal(json_string_value(json_object_get(base, "format")), "hakreplay-baseline");
   json_t *m = json_object_get(base, "metrics");
   assert_string_equal(json_string_value(json_object_get(json_object_get(m, "config.preset"), "equals")), "phase1");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(m, "config.variant"), "equals")), "phase1");
+  assert_string_equal(json_string_value(ha_path_get(base, "recorded_from.variant")), "phase1");
   json_t *live = json_object_get(m, "summary.ss_live_end");
   assert_non_null(live);
   assert_true(json_real_value(json_object_get(live, "max_ratio")) == 1.25);
@@ -233,6 +235,12 @@ static void test_check_record_then_check(void **state) {
   assert_int_equal(ha_check(run, base, "mem", &items, &n, &e), 0);
   assert_true(n >= 8);
   for (size_t i = 0; i < n; i++) assert_true(items[i].ok);
+  free(items);
+  /* The same numbers under phase1 with an override are not phase1's: the
+   * variant is pinned, not only the preset. */
+  json_object_set_new(json_object_get(run, "config"), "variant", json_string("phase1+remote_accounting=drain"));
+  assert_int_equal(ha_check(run, base, "mem", &items, &n, &e), 1);
+  for (size_t i = 0; i < n; i++) assert_int_equal(items[i].ok, strcmp(items[i].path, "config.variant") != 0);
   free(items);
   json_decref(base);
   assert_int_equal(ha_check_record(run, run_path, -1, &base, &e), HA_ERR_INPUT);

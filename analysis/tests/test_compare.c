@@ -119,7 +119,9 @@ static void test_compare_three_variants(void **state) {
   ha_test_rmdir(dir);
 }
 
-/* A variant that hits the map limit (exit 3) is a result: shown as OOM. */
+/* A variant that hits the map limit (exit 3) is a result: shown as OOM.
+ * The --opt every replay got is part of each column's name: these are not
+ * the seed-buggy and adopt presets (the directories keep the names given). */
 static void test_compare_oom_variant(void **state) {
   char *dir = ha_test_mkdir();
   char trace[4096];
@@ -129,10 +131,23 @@ static void test_compare_oom_variant(void **state) {
   char *out, *err;
   int rc = compare(args, &out, &err);
   if (rc != 0) fail_msg("exit %d: %s", rc, err);
-  assert_non_null(strstr(out, "| metric | seed-buggy (OOM) | adopt |"));
+  assert_non_null(strstr(out, "| metric | seed-buggy+ss_map_limit=6 (OOM) | adopt+ss_map_limit=6 |"));
   assert_non_null(strstr(out, "| out of memory | OOM at t=583 (6 SuperSlabs) | no |"));
+  assert_non_null(strstr(out, "ratio to the first variant (seed-buggy+ss_map_limit=6)"));
+  json_t *run = load_json(dir, "seed-buggy/run.json");
+  assert_string_equal(json_string_value(ha_path_get(run, "config.preset")), "seed-buggy");
+  assert_string_equal(json_string_value(ha_path_get(run, "config.variant")), "seed-buggy+ss_map_limit=6");
+  json_decref(run);
+  char *ip = ha_test_path(dir, "index.html");
+  char *html = ha_test_slurp(ip, NULL);
+  assert_non_null(strstr(html, "<th>adopt+ss_map_limit=6</th>"));
+  free(html);
+  free(ip);
   json_t *cmp = load_json(dir, "compare.json");
+  assert_string_equal(json_string_value(json_object_get(cmp, "baseline")), "seed-buggy+ss_map_limit=6");
   json_t *v0 = json_array_get(json_object_get(cmp, "variants"), 0);
+  assert_string_equal(json_string_value(json_object_get(v0, "name")), "seed-buggy+ss_map_limit=6");
+  assert_string_equal(json_string_value(json_object_get(v0, "preset")), "seed-buggy");
   assert_int_equal(json_integer_value(json_object_get(v0, "replay_exit")), 3);
   assert_true(json_is_true(json_object_get(v0, "oom")));
   assert_true(json_is_object(ha_path_get(v0, "summary.oom")));
@@ -194,6 +209,50 @@ static void test_compare_existing_runs(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* An existing run with an override is named by its variant: in the table,
+ * in its own plots' titles; its directory is that label made a file name.
+ * A run written before config.variant existed is named by its preset. */
+static void test_compare_existing_run_with_override(void **state) {
+  char *dir = ha_test_mkdir();
+  char trace[4096], a[4096];
+  snprintf(trace, sizeof trace, "%s", ha_test_src("traces/samples/every-op.json"));
+  snprintf(a, sizeof a, "%s", ha_test_src("analysis/tests/data/every-op.seed-buggy.json"));
+  char *run = ha_test_path(dir, "drain.json");
+  const char *replay[] = {ha_test_env("HAKREPLAY"), trace, "--variant", "phase1", "--opt",
+                          "remote_accounting=drain", "--quiet", "-o", run, NULL};
+  assert_int_equal(ha_test_run(replay, NULL, NULL), 0);
+  json_t *old = json_load_file(ha_test_src("analysis/tests/data/larson-small.phase1.json"), JSON_PRESERVE_ORDER, NULL);
+  assert_non_null(old);
+  assert_int_equal(json_object_del(json_object_get(old, "config"), "variant"), 0);
+  char *old_path = ha_test_path(dir, "old.json");
+  assert_int_equal(json_dump_file(old, old_path, 0), 0);
+  json_decref(old);
+  char *out_dir = ha_test_path(dir, "out");
+  const char *args[] = {run, a, old_path, "-o", out_dir, "--quiet", "--no-variant-plots", NULL};
+  char *out, *err;
+  int rc = compare(args, &out, &err);
+  if (rc != 0) fail_msg("exit %d: %s", rc, err);
+  assert_non_null(strstr(out, "| metric | phase1+remote_accounting=drain | seed-buggy | phase1 |\n"));
+  free(out);
+  free(err);
+  /* Its own plots. */
+  const char *args2[] = {run, a, "-o", out_dir, "--quiet", NULL};
+  rc = compare(args2, &out, &err);
+  if (rc != 0) fail_msg("exit %d: %s", rc, err);
+  char *p = ha_test_path(out_dir, "phase1_remote_accounting_drain/index.html");
+  char *t = ha_test_slurp(p, NULL);
+  assert_non_null(t);
+  assert_non_null(strstr(t, "variant phase1+remote_accounting=drain"));
+  free(t);
+  free(p);
+  free(out);
+  free(err);
+  free(out_dir);
+  free(old_path);
+  free(run);
+  ha_test_rmdir(dir);
+}
+
 static void test_compare_errors(void **state) {
   char *dir = ha_test_mkdir();
   char trace[4096], run[4096];
@@ -232,6 +291,7 @@ int main(void) {
       cmocka_unit_test(test_compare_oom_variant),
       cmocka_unit_test(test_compare_default_variants),
       cmocka_unit_test(test_compare_existing_runs),
+      cmocka_unit_test(test_compare_existing_run_with_override),
       cmocka_unit_test(test_compare_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

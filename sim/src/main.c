@@ -11,6 +11,7 @@
 #include "ha.h"
 #include "internal.h"
 
+/* printf format: %s is the preset list. */
 static const char usage_text[] =
     "usage: hakreplay TRACE [options]\n"
     "       hakreplay plot RUN.json [-o DIR] [--format png|svg|both] [--ss-detail FILE.jsonl]\n"
@@ -22,7 +23,7 @@ static const char usage_text[] =
     "trace thread, and writes what happened as JSON (docs/run-format.md).\n"
     "\n"
     "  -o, --output FILE       run.json to write (default: run.json)\n"
-    "  --variant PRESET        seed-buggy, fix-a, fix-b, phase1, lg20, reuse, adopt\n"
+    "  --variant PRESET        %s\n"
     "  --opt NAME=VALUE        an allocator option (docs/allocator.md); repeatable\n"
     "  --mode MODE             deterministic (default) or free\n"
     "  --ops-per-ms N          events per logical millisecond (default 4190)\n"
@@ -32,6 +33,7 @@ static const char usage_text[] =
     "  --thread-maps N         mappings each started thread holds against ss_map_limit\n"
     "  --max-events N          cap on recorded events (default 1000000, 0 = none)\n"
     "  --quiet                 no progress line\n"
+    "  --list-options          every allocator option, preset and default (hakmem-options)\n"
     "  -h, --help              this text\n"
     "\n"
     "Exit: 0 done, 2 bad input or usage, 3 the allocator ran out of memory (run.json\n"
@@ -56,6 +58,17 @@ static int parse_count(const char *flag, const char *text, uint64_t min, uint64_
   return 0;
 }
 
+/* The presets but none, from the options table, joined by sep. */
+static const char *preset_list(char *buf, size_t len, const char *sep) {
+  buf[0] = '\0';
+  for (int p = 0; p < HAK_PRESET_COUNT; p++) {
+    if (p == HAK_PRESET_none) continue;
+    size_t used = strlen(buf);
+    snprintf(buf + used, len - used, "%s%s", used ? sep : "", hak_preset_name((hak_preset_t)p));
+  }
+  return buf;
+}
+
 /* Parses the command line into *o; returns -1 to run, or an exit code. */
 static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
   hr_options o;
@@ -76,7 +89,8 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      fputs(usage_text, stdout);
+      char presets[256];
+      printf(usage_text, preset_list(presets, sizeof presets, ", "));
       return 0;
     }
     if (!strcmp(a, "--quiet")) {
@@ -142,8 +156,18 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
 int main(int argc, char **argv) {
   /* The analysis subcommands (analysis/, docs/analysis.md). */
   if (argc > 1 && !strcmp(argv[1], "plot")) return ha_plot_main(argc - 1, argv + 1);
-  if (argc > 1 && !strcmp(argv[1], "compare")) return ha_compare_main(argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "compare")) {
+    char presets[256];
+    return ha_compare_main(argc - 1, argv + 1, preset_list(presets, sizeof presets, ","));
+  }
   if (argc > 1 && !strcmp(argv[1], "check")) return ha_check_main(argc - 1, argv + 1);
+  if (argc == 2 && !strcmp(argv[1], "--list-options")) {
+    char *text = hak_options_listing(HAK_LIST_TEXT);
+    if (!text) return HR_EXIT_INTERNAL;
+    fputs(text, stdout);
+    free(text);
+    return 0;
+  }
   hr_options o;
   const char **opts = calloc((size_t)argc, sizeof *opts);
   if (!opts) return HR_EXIT_INTERNAL;

@@ -245,9 +245,15 @@ static json_t *trace_json(hr_run *run) {
                    "meta", meta ? meta : json_object());
 }
 
+/* The run's label first (the preset plus every override: what tables and
+ * plots call the run), then every option, then the replay settings. */
 static json_t *config_json(hr_run *run) {
   const hr_options *o = run->opt;
-  json_t *cfg = hak_config_to_json(&o->cfg);
+  char label[HAK_LABEL_MAX];
+  json_t *cfg = json_pack("{ss}", "variant", hak_config_label(&o->cfg, label, sizeof label));
+  json_t *options = hak_config_to_json(&o->cfg);
+  json_object_update(cfg, options);
+  json_decref(options);
   json_object_set_new(cfg, "replay",
                       json_pack("{ss sI sI sI sI sI}", "mode",
                                 o->deterministic ? "deterministic" : "free", "ops_per_ms",

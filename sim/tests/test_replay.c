@@ -520,11 +520,44 @@ static void test_replay_config_precedence(void **state) {
   assert_int_equal(get_int(cfg, "ss_lg"), 20);
   assert_int_equal(get_int(cfg, "empty_reserve"), 2);
   assert_string_equal(json_string_value(json_object_get(cfg, "size_classes")), "16,64,256");
+  /* The label: the preset, then every override, wherever it came from. */
+  assert_string_equal(json_string_value(json_object_get(cfg, "variant")),
+                      "fix-a+ss_lg=20+empty_reserve=2+size_classes=16,64,256");
   /* 1 MiB SuperSlabs, three classes: what the samples measured. */
   json_t *last = last_sample(run);
   assert_int_equal(get_int(last, "ss_mapped_bytes") % (1 << 20), 0);
   assert_int_equal(get_int(last, "live_block_bytes"), 16);
   json_decref(run);
+  ha_test_rmdir(dir);
+}
+
+/* A preset with an override is not the preset: config.variant says so,
+ * config.preset stays the preset's name. */
+static void test_replay_variant_label(void **state) {
+  (void)state;
+  char *dir = ha_test_mkdir();
+  static const struct {
+    const char *extra[6];
+    const char *env, *preset, *variant;
+  } cases[] = {
+      {{"--variant", "phase1", "--opt", "remote_accounting=drain", NULL}, NULL, "phase1",
+       "phase1+remote_accounting=drain"},
+      {{"--variant", "phase1", NULL}, "HAKMEM_REMOTE_ACCOUNTING=drain", "phase1",
+       "phase1+remote_accounting=drain"},
+      {{"--variant", "phase1", "--opt", "remote_accounting=push", NULL}, NULL, "phase1", "phase1"},
+      {{"--opt", "ss_lg=20", NULL}, NULL, "none", "none+ss_lg=20"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    if (cases[i].env) putenv((char *)cases[i].env);
+    int rc = replay(source("traces/samples/every-op.json"), in_dir(0, dir, "r.json"), cases[i].extra, NULL);
+    unsetenv("HAKMEM_REMOTE_ACCOUNTING");
+    assert_int_equal(rc, 0);
+    json_t *run = load_run(path_buf[0]);
+    json_t *cfg = json_object_get(run, "config");
+    assert_string_equal(json_string_value(json_object_get(cfg, "preset")), cases[i].preset);
+    assert_string_equal(json_string_value(json_object_get(cfg, "variant")), cases[i].variant);
+    json_decref(run);
+  }
   ha_test_rmdir(dir);
 }
 
@@ -596,6 +629,7 @@ int main(void) {
       cmocka_unit_test(test_replay_map_limit_trace),
       cmocka_unit_test(test_replay_broken_hkt),
       cmocka_unit_test(test_replay_config_precedence),
+      cmocka_unit_test(test_replay_variant_label),
       cmocka_unit_test(test_replay_tiny_blocks),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);

@@ -38,7 +38,7 @@ build=${BUILD_DIR:-$root/build-release}
 runs=3
 sleep_s=10
 out=""
-allocs="glibc,hakmem:seed-buggy,hakmem:fix-a,hakmem:fix-b,hakmem:phase1,hakmem:lg20,hakmem:reuse,hakmem:adopt,mimalloc,jemalloc,tcmalloc"
+allocs="" # default: glibc, hakmem:PRESET for every preset but none, mimalloc, jemalloc, tcmalloc
 while getopts "r:s:o:a:h" opt; do
   case $opt in
     r) runs=$OPTARG ;;
@@ -56,7 +56,11 @@ if [ -d "$build" ]; then
 else
   meson setup "$build" "$root" -Dbuildtype=release >/dev/null
 fi
-ninja -C "$build" allocator/preload/larson allocator/preload/libhakmem.so >&2
+ninja -C "$build" allocator/preload/larson allocator/preload/libhakmem.so allocator/hakmem-options >&2
+if [ -z "$allocs" ]; then
+  presets=$("$build/allocator/hakmem-options" --presets | grep -vx none | sed 's/^/hakmem:/' | paste -sd, -)
+  allocs="glibc,$presets,mimalloc,jemalloc,tcmalloc"
+fi
 larson=$build/allocator/preload/larson
 hakmem=$build/allocator/preload/libhakmem.so
 timebin=/usr/bin/time

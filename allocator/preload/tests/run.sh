@@ -167,6 +167,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert sys.argv[1].endswith("stats-%d.json" % d["pid"]), d["pid"]
 assert d["config"]["preset"] == sys.argv[2], d["config"]
+assert d["variant"] == sys.argv[2], d["variant"]  # the preset, no override
 assert d["config"]["ss_lg"] == 21
 s = d["stats"]
 for k in ("ss_allocated", "ss_freed", "ss_live", "ss_peak", "bytes_mapped", "frees_local",
@@ -178,6 +179,9 @@ assert s["ss_live"] == s["ss_allocated"] - s["ss_freed"], s
 assert s["ooms"] == 0
 assert d["preload"]["foreign_frees"] == 0, d["preload"]
 PY
+    # An override is part of the label.
+    HAKMEM_SS_MAP_LIMIT=1000 HAKMEM_STATS_JSON="$tmp/v.json" under /bin/true || fail "true"
+    grep -q "\"variant\": \"$preset+ss_map_limit=1000\"" "$tmp/v.json" || fail "variant: $(head -5 "$tmp/v.json")"
     ;;
   stats_stderr)
     HAKMEM_STATS=1 under "$HP_BIN/hp_churn" 2 512 1 10 7 >"$tmp/out" 2>"$tmp/err" || fail "churn"
@@ -224,6 +228,15 @@ PY
     set -e
     [ "$st" -eq 2 ] || fail "bad preset: status $st"
     grep -q '^\[hakmem\] libhakmem.so: bad configuration: .*HAKMEM_PRESET' "$tmp/err" || fail "message: $(cat "$tmp/err")"
+    # The library's own variables go through the same table: the message
+    # names the variable.
+    set +e
+    HAKMEM_SAMPLE_FILE="$tmp/s.jsonl" HAKMEM_SAMPLE_MS=10ms under /bin/true 2>"$tmp/err"
+    st=$?
+    set -e
+    [ "$st" -eq 2 ] || fail "bad HAKMEM_SAMPLE_MS: status $st"
+    grep -q "^\[hakmem\] libhakmem.so: bad configuration: HAKMEM_SAMPLE_MS: sample_ms (an integer in 1..3600000): bad value '10ms'\$" "$tmp/err" \
+      || fail "message: $(cat "$tmp/err")"
     ;;
   larson)
     # The benchmark program itself: a short run under glibc and under the preload.
