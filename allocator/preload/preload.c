@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "../src/fast.h"
 
 #define HP_EXPORT __attribute__((visibility("default")))
 #define HP_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -153,7 +154,7 @@ hak_allocator *hak_preload_instance(void) { return instance(); }
 void *hak_preload_malloc(size_t n) {
   hak_allocator *a = instance();
   if (HP_UNLIKELY(!a)) return boot_alloc(n, 16);
-  return hak_malloc(a, n);
+  return hak_malloc_fast(a, n);
 }
 
 static void free_slow(hak_allocator *a, void *p, int rc) {
@@ -170,7 +171,7 @@ static void free_slow(hak_allocator *a, void *p, int rc) {
 void hak_preload_free(void *p) {
   if (!p) return;
   if (HP_LIKELY(atomic_load_explicit(&g_state, memory_order_acquire) == HP_READY)) {
-    int rc = hak_free(g_alloc, p);
+    int rc = hak_free_fast(g_alloc, p);
     if (HP_LIKELY(rc == 0)) return;
     free_slow(g_alloc, p, rc);
     return;

@@ -27,26 +27,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "fast.h"
+#include "queue.h"
 
-static inline void *alloc_small(hak_allocator *a, hak_tcache *tc, uint32_t c) {
+/* The thread's own pop (the fast path's, for callers with a class). */
+static void *alloc_small(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   hak_slab *slab = tc->cls[c].slab;
-  void *p = slab->free_list;
-  void *next;
-  if (HAK_LIKELY(p != NULL) && HAK_LIKELY(hak_link_ok(a, p, next = hak_link_get(a, p)))) {
-    slab->free_list = next;
-    *(uintptr_t *)p = 0; /* no valid link: a second appearance on a list shows */
-    atomic_store_explicit(&slab->used,
-                          atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    hak_tstat_add(&tc->stats.allocs, 1);
-    return p;
-  }
-  return hak_alloc_slow(a, tc, c);
+  void *p = hak_slab_pop(a, slab);
+  if (!p) return hak_alloc_slow(a, tc, c);
+  *(uintptr_t *)p = 0;
+  atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  hak_tstat_add(&tc->stats.allocs, 1);
+  return p;
 }
 
-void *hak_malloc(hak_allocator *a, size_t size) {
-  if (HAK_UNLIKELY(size > a->class_max)) return hak_large_alloc(a, size, 0, NULL);
+void *hak_malloc(hak_allocator *a, size_t size) { return hak_malloc_fast(a, size); }
+
+void *hak_malloc_slow(hak_allocator *a, size_t size) {
+  if (size > a->class_max) return hak_large_alloc(a, size, 0, NULL);
   hak_tcache *tc = hak_tcache_get(a);
   if (HAK_UNLIKELY(!tc)) {
     errno = ENOMEM;
@@ -116,11 +115,10 @@ void hak_list_corrupt(hak_allocator *a, hak_superslab *ss, hak_slab *s, const vo
   s->free_list = NULL; /* counted: what followed p is lost, never handed out */
 }
 
-/* The offset of q from the slab's first block names a block start. */
+/* q is the start of one of the slab's blocks. */
 static inline bool is_block_start(const hak_superslab *ss, const hak_slab *slab, uintptr_t q) {
   uintptr_t off = q - (uintptr_t)slab->data;
-  if (off >= (uintptr_t)slab->capacity * ss->block_size) return false;
-  return (((uint64_t)off * ss->div_magic) >> 32) * ss->block_size == off;
+  return off < slab->span && hak_is_block_offset(ss, off);
 }
 
 /* The block's first word decodes to NULL or to a block of its own slab:
@@ -147,52 +145,51 @@ static bool on_own_lists(const hak_allocator *a, const hak_superslab *ss, const 
   return false;
 }
 
-/* A local free into a slab that is not the current one: a full slab has
- * room again, an empty one goes back to its SuperSlab. */
-static void local_free_elsewhere(hak_allocator *a, hak_tcache *tc, hak_superslab *ss,
-                                 hak_slab *slab, uint32_t used) {
-  hak_class_cache *cc = &tc->cls[ss->class_idx];
-  if (used == 0) {
+/* A local free into a slab that was full (it has room again: to the avail
+ * queue) or that it emptied (not the current one: back to its SuperSlab). */
+int hak_free_local_slow(hak_allocator *a, hak_tcache *tc, hak_slab *slab, uint32_t used) {
+  hak_class_cache *cc = &tc->cls[hak_ss_of_slab(a, slab)->class_idx];
+  if (used == 0 && slab->queue != HAK_Q_CURRENT) {
     hak_slab_release_empty(a, tc, cc, slab);
-    return;
-  }
-  if (slab->queue == HAK_Q_FULL) {
+  } else if (slab->queue == HAK_Q_FULL) {
     hak_queue_remove(cc, slab);
     hak_queue_push_avail(cc, slab);
   }
+  return 0;
 }
 
-int hak_free(hak_allocator *a, void *p) {
+int hak_free(hak_allocator *a, void *p) { return hak_free_fast(a, p); }
+
+/* Every free the fast path did not finish. */
+int hak_free_slow(hak_allocator *a, void *p) {
   if (!p) return 0;
   hak_superslab *ss = hak_registry_lookup(a, p);
-  if (HAK_UNLIKELY(!ss)) return hak_large_free(a, p);
+  if (!ss) return hak_large_free(a, p);
   hak_slab *slab = hak_slab_of(ss, p);
   /* Only block starts are valid: a pointer into the header or into the
    * middle of a block is refused, untouched. */
-  if (HAK_UNLIKELY(!is_block_start(ss, slab, (uintptr_t)p))) {
+  if (!is_block_start(ss, slab, (uintptr_t)p)) {
     /* The header or a slab's tail: never handed out, so never a block. */
-    if ((char *)p < slab->data || (char *)p >= hak_slab_end(ss, slab)) return -HAK_EINVAL;
+    if ((char *)p < slab->data || (char *)p >= hak_slab_end(slab)) return -HAK_EINVAL;
     return hak_bad_free(a, p, "pointer inside a block", ss->block_size);
   }
   hak_tcache *tc = hak_tcache_for_free(a);
   if (tc && atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) == tc->tid) {
     void *head = slab->free_list;
-    if (HAK_UNLIKELY(p == head) ||
-        (HAK_UNLIKELY(a->strict_free) && looks_listed(a, ss, slab, p) &&
-         on_own_lists(a, ss, slab, p)))
+    if (p == head || (a->strict_free && looks_listed(a, ss, slab, p) &&
+                      on_own_lists(a, ss, slab, p)))
       return hak_bad_free(a, p, "double free", ss->block_size);
     hak_link_set(a, p, head);
     slab->free_list = p;
     uint32_t used = atomic_load_explicit(&slab->used, memory_order_relaxed) - 1;
     atomic_store_explicit(&slab->used, used, memory_order_release);
     hak_tstat_add(&tc->stats.frees_local, 1);
-    if (HAK_UNLIKELY(slab->queue != HAK_Q_CURRENT)) local_free_elsewhere(a, tc, ss, slab, used);
+    if (slab->queue == HAK_Q_FULL || used == 0) return hak_free_local_slow(a, tc, slab, used);
     return 0;
   }
   /* Another thread's slab: its lists cannot be walked from here, and the
    * pattern alone is the evidence (see looks_listed). */
-  if (HAK_UNLIKELY(looks_listed(a, ss, slab, p)))
-    return hak_bad_free(a, p, "double free", ss->block_size);
+  if (looks_listed(a, ss, slab, p)) return hak_bad_free(a, p, "double free", ss->block_size);
   hak_ss_remote_push(a, ss, slab, p, tc);
   return 0;
 }

@@ -33,7 +33,7 @@ _Noreturn void hak_assert_fail(const char *cond, const char *file, int line) {
 
 static bool block_start(const hak_superslab *ss, const hak_slab *s, const void *p) {
   uintptr_t off = (uintptr_t)p - (uintptr_t)s->data;
-  return off < (uintptr_t)s->capacity * ss->block_size && off % ss->block_size == 0;
+  return off < s->span && off % ss->block_size == 0;
 }
 
 /* Length of a list of blocks of slab s (free list or remote stack), or -1
@@ -74,9 +74,9 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
     /* A live owner writes its slab's other fields: read them only when it
      * is not running (walk_lists), or when nobody owns the slab. */
     bool stable = walk_lists || owner == HAK_TID_NONE || s->orphaned;
-    if (stable && s->touched > s->capacity)
-      return fail(err, errlen, "ss %u slab %u: high water %u > capacity %u", ss->id, i,
-                  s->touched, s->capacity);
+    if (stable && (ss->touched[i] > s->capacity || s->span != s->capacity * ss->block_size))
+      return fail(err, errlen, "ss %u slab %u: high water %u, capacity %u, span %u", ss->id, i,
+                  ss->touched[i], s->capacity, s->span);
     if (owner == HAK_TID_NONE) {
       nfree++;
       if (s->orphaned || used || s->queue != HAK_Q_NONE || pending)
@@ -99,9 +99,9 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
                     owner, hak_tid_alive(a, owner), s->queue);
     }
     if (!walk_lists) continue;
-    if (s->carved > s->capacity || s->touched < s->carved)
+    if (s->carved > s->capacity || ss->touched[i] < s->carved)
       return fail(err, errlen, "ss %u slab %u: carved %u, touched %u, capacity %u", ss->id, i,
-                  s->carved, s->touched, s->capacity);
+                  s->carved, ss->touched[i], s->capacity);
     int64_t nf = list_len(a, ss, s, s->free_list, "free-list", err, errlen);
     if (nf < 0) return -HAK_EINVAL;
     const void *rh = (const void *)atomic_load_explicit(&ss->remote_heads[i], memory_order_acquire);

@@ -85,21 +85,20 @@ typedef struct hak_ss_list {
 typedef struct hak_slab {
   void *free_list;              /* (owner) first free block, links encoded */
   char *data;                   /* first block */
-  uint32_t carved;              /* (owner) blocks bump-allocated so far */
-  uint32_t capacity;            /* blocks this slab holds */
+  uint32_t span;                /* capacity x block size: the blocks' bytes */
+  _Atomic uint32_t owner_tid;   /* live tid, HAK_TID_NONE or HAK_TID_ORPHAN; a
+                                   dead owner's tid stays under `leave` */
   /* (owner writes) blocks out of the free list, remote-pending ones
    * included; read by the census and the checks. */
   _Atomic uint32_t used;
-  _Atomic uint32_t owner_tid;   /* live tid, HAK_TID_NONE or HAK_TID_ORPHAN; a
-                                   dead owner's tid stays under `leave` */
+  uint8_t queue;                /* HAK_Q_* */
+  uint8_t orphaned;             /* owner exited with blocks out (class lock) */
+  uint16_t index;               /* slab_idx within the SuperSlab */
+  uint32_t carved;              /* (owner) blocks bump-allocated so far */
+  uint32_t capacity;            /* blocks this slab holds */
   /* The owner's avail or full queue, or the class's orphan list (adopt
    * policy, class lock): never two at once, `queue` says which. */
   struct hak_slab *next, *prev;
-  uint32_t touched;             /* (owner) blocks counted in touched_blocks, kept
-                                   across release: those pages stay touched */
-  uint16_t index;               /* slab_idx within the SuperSlab */
-  uint8_t queue;                /* HAK_Q_* */
-  uint8_t orphaned;             /* owner exited with blocks out (class lock) */
   /* The seed's counter, owner part: this slab contributes used +
    * acct_adjust. Drains under `none` and `push` add what they take out of
    * `used` here, so only the variant's own decrement ever lowers it. */
@@ -110,14 +109,17 @@ typedef struct hak_slab {
  * blocks start after it. */
 struct hak_superslab {
   /* Line 0: what every free reads. */
+  uint64_t div_magic;           /* ceil(2^64 / block_size): see hak_is_block_offset */
   uint32_t block_size;
-  uint32_t div_magic;           /* ceil(2^32 / block_size): exact division of offsets */
   uint16_t class_idx;
   uint16_t nslabs;
   uint8_t slab_shift;           /* log2 of this class's slab size */
   hak_slab *slabs;                   /* [nslabs] */
   _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
   _Atomic uint32_t *remote_counts;   /* [nslabs]: blocks pushed, not drained */
+  /* [nslabs] (owner) blocks of each slab counted in touched_blocks, kept
+   * across release (those pages stay touched); written a page at a time. */
+  uint32_t *touched;
   /* The seed's counter is total_active_blocks + the slabs' owner parts
    * (read it with hak_ss_active). Cross-thread decrements (the remote push
    * under `push`) go to this shared atomic, on a line of its own. */
@@ -181,7 +183,7 @@ struct hak_tcache {
 typedef struct hak_class_state {
   pthread_mutex_t lock;
   uint32_t block_size;
-  uint32_t div_magic;           /* see hak_superslab */
+  uint64_t div_magic;           /* see hak_superslab */
   uint32_t slab_shift;          /* log2 of the slab size of this class */
   uint32_t nslabs;              /* slabs per SuperSlab */
   uint32_t header_size;         /* SuperSlab header bytes for this geometry */
@@ -352,8 +354,12 @@ static inline hak_slab *hak_slab_of(const hak_superslab *ss, const void *p) {
   return &ss->slabs[((uintptr_t)p - (uintptr_t)ss) >> ss->slab_shift];
 }
 /* The slab's bytes: one block past its last. */
-static inline char *hak_slab_end(const hak_superslab *ss, const hak_slab *s) {
-  return s->data + (size_t)s->capacity * ss->block_size;
+static inline char *hak_slab_end(const hak_slab *s) { return s->data + s->span; }
+/* off (below 2^32) is a multiple of the block size: with M = ceil(2^64 /
+ * d), n % d == 0 exactly when n * M mod 2^64 < M (Lemire, Kaser, Kurz
+ * 2019); one multiplication, no division. */
+static inline bool hak_is_block_offset(const hak_superslab *ss, uintptr_t off) {
+  return (uint64_t)off * ss->div_magic < ss->div_magic;
 }
 
 /* The seed's total_active_blocks: the shared atomic plus the slabs' owner
@@ -361,11 +367,8 @@ static inline char *hak_slab_end(const hak_superslab *ss, const hak_slab *s) {
  * high, never too low. */
 int64_t hak_ss_active(const hak_superslab *ss);
 
-/* slab.c: a slab's place in its owner's queues, the orphan list, and the
- * ownership changes (class lock where said). */
-void hak_queue_push_avail(hak_class_cache *cc, hak_slab *s);
-void hak_queue_push_full(hak_class_cache *cc, hak_slab *s);
-void hak_queue_remove(hak_class_cache *cc, hak_slab *s);
+/* slab.c: the orphan list and the ownership changes (class lock where
+ * said); the owner's own queues are in queue.h. */
 void hak_orphan_push(hak_class_state *cs, hak_slab *s);
 void hak_orphan_remove(hak_class_state *cs, hak_slab *s);
 /* Class lock held: s becomes tc's (from a free slab or an orphan). */
@@ -438,6 +441,9 @@ enum { HAK_ATTACH_PEEK = 0, HAK_ATTACH = 1, HAK_ATTACH_UNLESS_EXITED = 2 };
 typedef struct hak_tls_last {
   uint64_t instance_id;
   hak_tcache *tc;
+  uint32_t tid;                 /* tc->tid, one load fewer on the free path */
+  uint64_t fast_free_id;        /* instance_id, or 0 under strict_free: the free
+                                   fast path's one test of both */
   uint64_t exited_instance;     /* this thread's exit path ran for that instance */
 } hak_tls_last;
 extern _Thread_local hak_tls_last hak_tl_last;

@@ -25,7 +25,7 @@
  */
 #include <errno.h>
 
-#include "internal.h"
+#include "queue.h"
 
 /* Full slabs looked at per refill before taking the class lock: bounds
  * the lock-free scan while letting remote frees into old slabs be found. */
@@ -37,12 +37,13 @@
 static void *carve(hak_allocator *a, hak_superslab *ss, hak_slab *s) {
   uint32_t bs = ss->block_size;
   void *p = s->data + (size_t)s->carved * bs;
-  if (++s->carved > s->touched) {
+  uint32_t *touched = &ss->touched[s->index];
+  if (++s->carved > *touched) {
     uint32_t step = (uint32_t)(hak_page_size() / bs);
-    uint32_t to = s->touched + (step ? step : 1);
+    uint32_t to = *touched + (step ? step : 1);
     if (to > s->capacity) to = s->capacity;
-    atomic_fetch_add_explicit(&ss->touched_blocks, to - s->touched, memory_order_relaxed);
-    s->touched = to;
+    atomic_fetch_add_explicit(&ss->touched_blocks, to - *touched, memory_order_relaxed);
+    *touched = to;
   }
   return p;
 }

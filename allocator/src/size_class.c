@@ -102,11 +102,8 @@ int hak_classes_validate(const uint32_t *sizes, uint32_t count, uint32_t slab_lg
   return 0;
 }
 
-/* ceil(2^32 / d): (n * magic) >> 32 == n / d for every multiple n of d
- * below 2^32 (the free path's alignment check needs no division). */
-static uint32_t div_magic(uint32_t d) {
-  return (uint32_t)((((uint64_t)1 << 32) + d - 1) / d);
-}
+/* ceil(2^64 / d), for hak_is_block_offset. */
+static uint64_t div_magic(uint32_t d) { return UINT64_MAX / d + 1; }
 
 int hak_classes_init(hak_allocator *a, char *err, size_t errlen) {
   uint32_t sizes[HAK_MAX_CLASSES], n;

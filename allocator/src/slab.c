@@ -1,11 +1,10 @@
-/* slab.c: where a slab is and who owns it.
+/* slab.c: who owns a slab, and the class's orphan list.
  *
  * A live thread keeps each slab it owns in exactly one of its per-class
- * places: current (the one it allocates from), the avail queue (room left)
- * or the full queue (no free and no uncarved block; oldest first, so the
- * slab most likely to have received remote frees is looked at first).
- * Only the owner touches those queues, without a lock: trim never unmaps a
- * SuperSlab that a live thread holds a slab of (slabs_live != 0).
+ * places: current (the one it allocates from), the avail queue or the full
+ * queue (queue.h). Only the owner touches those queues, without a lock:
+ * trim never unmaps a SuperSlab that a live thread holds a slab of
+ * (slabs_live != 0).
  *
  * Ownership changes (take, release, orphan, adopt) happen under the class
  * lock and keep the SuperSlab's slab counts, which trim and the census
@@ -14,44 +13,7 @@
  * allocate or drain there any more) and are summed once into
  * frozen_active.
  */
-#include "internal.h"
-
-static void link_tail(hak_slab **head, hak_slab **tail, hak_slab *s) {
-  s->next = NULL;
-  s->prev = *tail;
-  if (*tail) (*tail)->next = s; else *head = s;
-  *tail = s;
-}
-
-static void link_head(hak_slab **head, hak_slab **tail, hak_slab *s) {
-  s->prev = NULL;
-  s->next = *head;
-  if (*head) (*head)->prev = s; else *tail = s;
-  *head = s;
-}
-
-static void unlink_from(hak_slab **head, hak_slab **tail, hak_slab *s) {
-  if (s->prev) s->prev->next = s->next; else *head = s->next;
-  if (s->next) s->next->prev = s->prev; else *tail = s->prev;
-  s->next = s->prev = NULL;
-}
-
-/* Most recently freed into first: its lines are the warmest. */
-void hak_queue_push_avail(hak_class_cache *cc, hak_slab *s) {
-  link_head(&cc->avail_head, &cc->avail_tail, s);
-  s->queue = HAK_Q_AVAIL;
-}
-
-void hak_queue_push_full(hak_class_cache *cc, hak_slab *s) {
-  link_tail(&cc->full_head, &cc->full_tail, s);
-  s->queue = HAK_Q_FULL;
-}
-
-void hak_queue_remove(hak_class_cache *cc, hak_slab *s) {
-  if (s->queue == HAK_Q_AVAIL) unlink_from(&cc->avail_head, &cc->avail_tail, s);
-  else if (s->queue == HAK_Q_FULL) unlink_from(&cc->full_head, &cc->full_tail, s);
-  s->queue = HAK_Q_NONE;
-}
+#include "queue.h"
 
 void hak_orphan_push(hak_class_state *cs, hak_slab *s) {
   s->prev = NULL;

@@ -1,7 +1,7 @@
 /* superslab.c: mapping, laying out, unmapping and describing SuperSlabs.
  *
  * Layout of one SuperSlab (2^ss_lg bytes, naturally aligned):
- *   [header: hak_superslab, remote_heads[n], remote_counts[n], slabs[n]]
+ *   [header: hak_superslab, remote_heads[n], remote_counts[n], touched[n], slabs[n]]
  *   [slab 0 blocks ...][slab 1][slab 2] ... [slab n-1]
  * Slab i spans [i << slab_shift, (i+1) << slab_shift), slab_shift being the
  * class's (size_class.c); slab 0's blocks start after the header, rounded
@@ -24,8 +24,11 @@ static size_t heads_off(void) { return (sizeof(hak_superslab) + 63) & ~(size_t)6
 static size_t counts_off(uint32_t nslabs) {
   return heads_off() + nslabs * sizeof(_Atomic uintptr_t);
 }
+static size_t touched_off(uint32_t nslabs) {
+  return counts_off(nslabs) + nslabs * sizeof(_Atomic uint32_t);
+}
 static size_t slabs_off(uint32_t nslabs) {
-  return (counts_off(nslabs) + nslabs * sizeof(_Atomic uint32_t) + 63) & ~(size_t)63;
+  return (touched_off(nslabs) + nslabs * sizeof(uint32_t) + 63) & ~(size_t)63;
 }
 
 size_t hak_ss_header_size(uint32_t nslabs) {
@@ -91,6 +94,7 @@ static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
   ss->div_magic = cs->div_magic;
   ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + heads_off());
   ss->remote_counts = (_Atomic uint32_t *)((char *)ss + counts_off(cs->nslabs));
+  ss->touched = (uint32_t *)((char *)ss + touched_off(cs->nslabs));
   ss->slabs = (hak_slab *)((char *)ss + slabs_off(cs->nslabs));
   size_t slab_size = (size_t)1 << cs->slab_shift;
   uint32_t cap = 0;
@@ -100,6 +104,7 @@ static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
     s->index = (uint16_t)i;
     s->data = (char *)ss + ((size_t)i << cs->slab_shift) + start;
     s->capacity = (uint32_t)((slab_size - start) / cs->block_size);
+    s->span = s->capacity * cs->block_size;
     cap += s->capacity;
     /* The mapping is zero-filled: every other field starts at 0/NULL. */
   }

@@ -86,6 +86,8 @@ hak_tcache *hak_tcache_attach_slow(hak_allocator *a, int mode) {
   if (tc) {
     hak_tl_last.instance_id = a->instance_id;
     hak_tl_last.tc = tc;
+    hak_tl_last.tid = tc->tid;
+    hak_tl_last.fast_free_id = a->strict_free ? 0 : a->instance_id;
   }
   return tc;
 }
@@ -156,7 +158,7 @@ void hak_tcache_exit(hak_tcache *tc) {
   hak_gstat_add(&a->g.slabs_released, released);
   hak_gstat_add(&a->g.threads_exited, 1);
   if (hak_tl_last.tc == tc) {
-    hak_tl_last.instance_id = 0;
+    hak_tl_last.instance_id = hak_tl_last.fast_free_id = 0;
     hak_tl_last.tc = NULL;
   }
   pthread_mutex_lock(&a->map_lock);
@@ -198,7 +200,7 @@ void hak_tcache_release_all(hak_allocator *a) {
   a->meta_bump = a->meta_end = NULL;
   pthread_mutex_unlock(&a->map_lock);
   if (hak_tl_last.instance_id == a->instance_id) {
-    hak_tl_last.instance_id = 0;
+    hak_tl_last.instance_id = hak_tl_last.fast_free_id = 0;
     hak_tl_last.tc = NULL;
   }
 }

@@ -1,0 +1,74 @@
+/* fast.h: the allocation and free fast paths, inline so that both the
+ * core's exported functions (alloc.c) and libhakmem.so's malloc and free
+ * (preload.c) run them without a call. Everything they do not finish goes
+ * to one out-of-line slow function each, called in tail position, so the
+ * fast paths need no stack frame.
+ *
+ *   malloc: a size of a class, the thread's cache from the one-entry TLS
+ *           cache, the current slab's first free block, its link checked
+ *           (hak_link_ok), popped;
+ *   free:   the registry bit, the block's slab, an exact block-start check
+ *           (hak_is_block_offset), the caller owns the slab, the block is
+ *           not the list's head (a double free), pushed; a slab that was
+ *           full or is now empty goes to hak_free_local_slow.
+ */
+#ifndef HAK_FAST_H
+#define HAK_FAST_H
+
+#include "internal.h"
+
+/* alloc.c: everything the fast paths leave (large sizes, a thread not yet
+ * attached, an empty free list, remote frees, bad and foreign pointers). */
+void *hak_malloc_slow(hak_allocator *a, size_t size);
+int hak_free_slow(hak_allocator *a, void *p);
+/* After a local push by tc into a slab that was full or became empty. */
+int hak_free_local_slow(hak_allocator *a, hak_tcache *tc, hak_slab *slab, uint32_t used);
+
+static inline void *hak_malloc_fast(hak_allocator *a, size_t size) {
+  if (HAK_LIKELY(size <= a->class_max) && HAK_LIKELY(hak_tl_last.instance_id == a->instance_id)) {
+    hak_tcache *tc = hak_tl_last.tc;
+    hak_slab *slab = tc->cls[a->size_to_class[(size + 7) >> 3]].slab;
+    void *p = slab->free_list;
+    if (HAK_LIKELY(p != NULL)) {
+      void *next = hak_link_get(a, p);
+      if (HAK_LIKELY(hak_link_ok(a, p, next))) {
+        /* The next allocation reads that block's link: start the miss now. */
+        __builtin_prefetch(next, 1);
+        slab->free_list = next;
+        *(uintptr_t *)p = 0; /* no valid link: a second appearance on a list shows */
+        atomic_store_explicit(&slab->used,
+                              atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        hak_tstat_add(&tc->stats.allocs, 1);
+        return p;
+      }
+    }
+  }
+  return hak_malloc_slow(a, size);
+}
+
+static inline int hak_free_fast(hak_allocator *a, void *p) {
+  hak_superslab *ss = hak_registry_lookup(a, p); /* NULL for NULL too */
+  if (HAK_LIKELY(ss != NULL) && HAK_LIKELY(hak_tl_last.fast_free_id == a->instance_id)) {
+    hak_slab *slab = hak_slab_of(ss, p);
+    uintptr_t off = (uintptr_t)p - (uintptr_t)slab->data;
+    void *head = slab->free_list;
+    if (HAK_LIKELY(off < slab->span) && HAK_LIKELY(hak_is_block_offset(ss, off)) &&
+        HAK_LIKELY(atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) ==
+                   hak_tl_last.tid) &&
+        HAK_LIKELY(p != head)) {
+      hak_link_set(a, p, head);
+      slab->free_list = p;
+      uint32_t used = atomic_load_explicit(&slab->used, memory_order_relaxed) - 1;
+      atomic_store_explicit(&slab->used, used, memory_order_release);
+      hak_tcache *tc = hak_tl_last.tc;
+      hak_tstat_add(&tc->stats.frees_local, 1);
+      if (HAK_UNLIKELY(slab->queue == HAK_Q_FULL || used == 0))
+        return hak_free_local_slow(a, tc, slab, used);
+      return 0;
+    }
+  }
+  return hak_free_slow(a, p);
+}
+
+#endif
