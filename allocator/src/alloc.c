@@ -139,7 +139,7 @@ static bool on_own_lists(const hak_allocator *a, const hak_superslab *ss, const 
   for (const void *q = slab->free_list; q && budget--; q = hak_link_get(a, q))
     if (q == p) return true;
   const void *q =
-      (const void *)atomic_load_explicit(&ss->remote_heads[slab->index], memory_order_acquire);
+      hak_remote_first(atomic_load_explicit(&ss->remote_heads[slab->index], memory_order_acquire));
   for (budget = slab->capacity + 1; q && budget--; q = hak_link_get(a, q))
     if (q == p) return true;
   return false;
@@ -159,6 +159,15 @@ int hak_free_local_slow(hak_allocator *a, hak_tcache *tc, hak_slab *slab, uint32
 }
 
 int hak_free(hak_allocator *a, void *p) { return hak_free_fast(a, p); }
+
+int hak_free_remote(hak_allocator *a, hak_tcache *tc, hak_superslab *ss, hak_slab *slab,
+                    void *p) {
+  /* Another thread's slab: its lists cannot be walked from here, and the
+   * pattern alone is the evidence (see looks_listed). */
+  if (looks_listed(a, ss, slab, p)) return hak_bad_free(a, p, "double free", ss->block_size);
+  hak_ss_remote_push(a, ss, slab, p, tc);
+  return 0;
+}
 
 /* Every free the fast path did not finish. */
 int hak_free_slow(hak_allocator *a, void *p) {
@@ -187,11 +196,7 @@ int hak_free_slow(hak_allocator *a, void *p) {
     if (slab->queue == HAK_Q_FULL || used == 0) return hak_free_local_slow(a, tc, slab, used);
     return 0;
   }
-  /* Another thread's slab: its lists cannot be walked from here, and the
-   * pattern alone is the evidence (see looks_listed). */
-  if (looks_listed(a, ss, slab, p)) return hak_bad_free(a, p, "double free", ss->block_size);
-  hak_ss_remote_push(a, ss, slab, p, tc);
-  return 0;
+  return hak_free_remote(a, tc, ss, slab, p);
 }
 
 size_t hak_usable_size(hak_allocator *a, const void *p) {

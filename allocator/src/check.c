@@ -6,7 +6,7 @@
  * What can be checked when:
  *   - a SuperSlab's counts and its slabs' states: under the class lock;
  *   - a slab's free list and remote stack (walked, and matched against
- *     `used` and remote_counts), and the counter identities of each
+ *     `used` and the stacks' counts), and the counter identities of each
  *     accounting variant: only when no thread runs (quiescent);
  *   - a thread's queues and its own slabs' free lists: by that thread, at
  *     any time, or by anyone when quiescent.
@@ -66,7 +66,8 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
     hak_slab *s = &ss->slabs[i];
     uint32_t owner = atomic_load_explicit(&s->owner_tid, memory_order_acquire);
     uint32_t used = atomic_load_explicit(&s->used, memory_order_acquire);
-    uint32_t pending = atomic_load_explicit(&ss->remote_counts[i], memory_order_acquire);
+    uintptr_t rword = atomic_load_explicit(&ss->remote_heads[i], memory_order_acquire);
+    uint32_t pending = hak_remote_count(rword);
     owner_sum += (int64_t)used + atomic_load_explicit(&s->acct_adjust, memory_order_acquire);
     used_sum += used;
     pending_sum += pending;
@@ -104,8 +105,7 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
                   s->carved, ss->touched[i], s->capacity);
     int64_t nf = list_len(a, ss, s, s->free_list, "free-list", err, errlen);
     if (nf < 0) return -HAK_EINVAL;
-    const void *rh = (const void *)atomic_load_explicit(&ss->remote_heads[i], memory_order_acquire);
-    int64_t nr = list_len(a, ss, s, rh, "remote-stack", err, errlen);
+    int64_t nr = list_len(a, ss, s, hak_remote_first(rword), "remote-stack", err, errlen);
     if (nr < 0) return -HAK_EINVAL;
     if ((int64_t)used != (int64_t)s->carved - nf || nr != pending)
       return fail(err, errlen, "ss %u slab %u: used %u != carved %u - free list %" PRId64

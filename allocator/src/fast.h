@@ -21,6 +21,9 @@
  * attached, an empty free list, remote frees, bad and foreign pointers). */
 void *hak_malloc_slow(hak_allocator *a, size_t size);
 int hak_free_slow(hak_allocator *a, void *p);
+/* A block start of another thread's slab (not strict, tc attached). */
+int hak_free_remote(hak_allocator *a, hak_tcache *tc, hak_superslab *ss, hak_slab *slab,
+                    void *p);
 /* After a local push by tc into a slab that was full or became empty. */
 int hak_free_local_slow(hak_allocator *a, hak_tcache *tc, hak_slab *slab, uint32_t used);
 
@@ -52,11 +55,12 @@ static inline int hak_free_fast(hak_allocator *a, void *p) {
   if (HAK_LIKELY(ss != NULL) && HAK_LIKELY(hak_tl_last.fast_free_id == a->instance_id)) {
     hak_slab *slab = hak_slab_of(ss, p);
     uintptr_t off = (uintptr_t)p - (uintptr_t)slab->data;
-    void *head = slab->free_list;
-    if (HAK_LIKELY(off < slab->span) && HAK_LIKELY(hak_is_block_offset(ss, off)) &&
-        HAK_LIKELY(atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) ==
-                   hak_tl_last.tid) &&
-        HAK_LIKELY(p != head)) {
+    if (HAK_LIKELY(off < slab->span) && HAK_LIKELY(hak_is_block_offset(ss, off))) {
+      if (HAK_UNLIKELY(atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) !=
+                       hak_tl_last.tid))
+        return hak_free_remote(a, hak_tl_last.tc, ss, slab, p);
+      void *head = slab->free_list; /* ours: only now may it be read */
+      if (HAK_UNLIKELY(p == head)) return hak_free_slow(a, p); /* reports the double free */
       hak_link_set(a, p, head);
       slab->free_list = p;
       uint32_t used = atomic_load_explicit(&slab->used, memory_order_relaxed) - 1;

@@ -115,8 +115,10 @@ struct hak_superslab {
   uint16_t nslabs;
   uint8_t slab_shift;           /* log2 of this class's slab size */
   hak_slab *slabs;                   /* [nslabs] */
-  _Atomic uintptr_t *remote_heads;   /* [nslabs]: lock-free LIFO stacks */
-  _Atomic uint32_t *remote_counts;   /* [nslabs]: blocks pushed, not drained */
+  /* [nslabs]: lock-free LIFO stacks; each word is the first block (low 48
+   * bits) and the number of blocks on the stack (high 16), so a drain
+   * knows the count without walking the chain (remote.c). */
+  _Atomic uintptr_t *remote_heads;
   /* [nslabs] (owner) blocks of each slab counted in touched_blocks, kept
    * across release (those pages stay touched); written a page at a time. */
   uint32_t *touched;
@@ -385,6 +387,14 @@ void hak_slab_release_empty(hak_allocator *a, hak_tcache *tc, hak_class_cache *c
                             hak_slab *s);
 /* Class lock held: the home reference of cc moves to ss (or NULL). */
 void hak_set_home(hak_class_cache *cc, hak_superslab *ss);
+/* A remote stack word's parts (see hak_superslab.remote_heads). */
+#define HAK_REMOTE_COUNT_SHIFT 48
+static inline void *hak_remote_first(uintptr_t w) {
+  return (void *)(w & (((uintptr_t)1 << HAK_REMOTE_COUNT_SHIFT) - 1));
+}
+static inline uint32_t hak_remote_count(uintptr_t w) {
+  return (uint32_t)(w >> HAK_REMOTE_COUNT_SHIFT);
+}
 static inline bool hak_slab_has_room(const hak_superslab *ss, const hak_slab *s) {
   return s->free_list || s->carved < s->capacity ||
          atomic_load_explicit(&ss->remote_heads[s->index], memory_order_relaxed) != 0;

@@ -1,8 +1,12 @@
 /* remote.c: cross-thread frees. ss_remote_push is the seed's function: a
  * lock-free multi-producer push onto the slab's remote stack
- * (remote_heads[slab_idx]), counted in remote_counts[slab_idx]. The drain
- * takes the whole stack with one exchange (so there is no ABA) and splices
- * it onto the owner's free list: one atomic operation per batch of frees.
+ * (remote_heads[slab_idx]). The stack word holds the first block and the
+ * number of blocks on the stack, updated together by one CAS, so the drain
+ * takes the whole stack with one exchange (no ABA: the owner only ever
+ * takes everything) and knows how many blocks it took without walking
+ * them. When the owner's free list is empty, as it is when a refill
+ * drains, the stack simply becomes the free list: one atomic operation
+ * and no read of the blocks, however many were freed.
  *
  * Where total_active_blocks is decremented is the variant under study:
  *   none  - never (the seed's bug: the SuperSlab looks live forever);
@@ -17,19 +21,27 @@
 void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, void *p,
                         hak_tcache *by) {
   uint32_t i = slab->index;
-  /* Count first: a drain that races ahead may see the count high for a
-   * moment, never below the blocks on the stack. */
-  atomic_fetch_add_explicit(&ss->remote_counts[i], 1, memory_order_relaxed);
-  uintptr_t old = atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed);
+  uintptr_t old = atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed), w;
   do {
-    hak_link_set(a, p, (void *)old);
-  } while (!atomic_compare_exchange_weak_explicit(&ss->remote_heads[i], &old, (uintptr_t)p,
+    hak_link_set(a, p, hak_remote_first(old));
+    /* A slab holds fewer than 2^16 blocks (slab_lg <= 18, blocks >= 8
+     * bytes), and a block is on the stack at most once (looks_listed). */
+    w = (uintptr_t)p | ((uintptr_t)(hak_remote_count(old) + 1) << HAK_REMOTE_COUNT_SHIFT);
+  } while (!atomic_compare_exchange_weak_explicit(&ss->remote_heads[i], &old, w,
                                                   memory_order_release, memory_order_relaxed));
   if (by) hak_tstat_add(&by->stats.frees_remote, 1);
   else hak_gstat_add(&a->g.frees_after_exit, 1);
   if (HAK_OBS(a, remote_push)) a->obs.remote_push(a->obs.ctx, ss->id, i, by ? by->tid : 0);
   if (a->cfg.remote_accounting == HAK_ACCT_PUSH)
     atomic_fetch_sub_explicit(&ss->total_active_blocks, 1, memory_order_release);
+}
+
+/* A chain whose length or links do not match its count: a block pushed
+ * twice or written after its free. Counted, the chain is dropped (never
+ * handed out); aborts under on_bad_free=abort. */
+static uint32_t corrupt(hak_allocator *a, hak_superslab *ss, const void *at) {
+  hak_bad_block(a, "malloc", at, "double free or write after free", ss->block_size);
+  return 0;
 }
 
 /* Moves the slab's remote stack onto its free list. Only the owner (or a
@@ -39,23 +51,22 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
                              hak_tcache *tc) {
   uint32_t i = slab->index;
   if (atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed) == 0) return 0;
-  uintptr_t head = atomic_exchange_explicit(&ss->remote_heads[i], 0, memory_order_acquire);
+  uintptr_t w = atomic_exchange_explicit(&ss->remote_heads[i], 0, memory_order_acquire);
+  void *head = hak_remote_first(w);
+  uint32_t n = hak_remote_count(w);
   if (!head) return 0;
-  /* At least the blocks just taken (pushes count before they link). A
-   * chain longer than that, or a link out of the SuperSlab, is a block
-   * pushed twice or written after its free. */
-  uint32_t count = atomic_load_explicit(&ss->remote_counts[i], memory_order_acquire);
-  uint32_t n = 1;
-  void *tail = (void *)head;
-  for (void *next; (next = hak_link_get(a, tail)) != NULL; tail = next, n++) {
-    if (HAK_UNLIKELY(n >= count || !hak_link_ok(a, tail, next))) {
-      hak_bad_block(a, "malloc", tail, "double free or write after free", ss->block_size);
-      atomic_fetch_sub_explicit(&ss->remote_counts[i], n, memory_order_relaxed);
-      return 0; /* counted: the chain is dropped, never handed out */
-    }
+  if (slab->free_list) {
+    /* Splice in front of the local list: walk to the stack's tail, which
+     * also checks that its links and length match the count. A list that
+     * does not is found here or by the pop that reads it (hak_slab_pop). */
+    void *tail = head;
+    uint32_t seen = 1;
+    for (void *next; (next = hak_link_get(a, tail)) != NULL; tail = next, seen++)
+      if (HAK_UNLIKELY(seen >= n || !hak_link_ok(a, tail, next))) return corrupt(a, ss, tail);
+    if (HAK_UNLIKELY(seen != n)) return corrupt(a, ss, tail);
+    hak_link_set(a, tail, slab->free_list);
   }
-  hak_link_set(a, tail, slab->free_list);
-  slab->free_list = (void *)head;
+  slab->free_list = head;
   /* Adjust first: a concurrent reader of the counter may see it high for
    * a moment, never low. */
   if (a->cfg.remote_accounting != HAK_ACCT_DRAIN)
@@ -64,7 +75,6 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
                           memory_order_release);
   atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) - n,
                         memory_order_release);
-  atomic_fetch_sub_explicit(&ss->remote_counts[i], n, memory_order_relaxed);
   if (tc) {
     hak_tstat_add(&tc->stats.drains, 1);
     hak_tstat_add(&tc->stats.drained_blocks, n);

@@ -1,7 +1,7 @@
 /* superslab.c: mapping, laying out, unmapping and describing SuperSlabs.
  *
  * Layout of one SuperSlab (2^ss_lg bytes, naturally aligned):
- *   [header: hak_superslab, remote_heads[n], remote_counts[n], touched[n], slabs[n]]
+ *   [header: hak_superslab, remote_heads[n], touched[n], slabs[n]]
  *   [slab 0 blocks ...][slab 1][slab 2] ... [slab n-1]
  * Slab i spans [i << slab_shift, (i+1) << slab_shift), slab_shift being the
  * class's (size_class.c); slab 0's blocks start after the header, rounded
@@ -21,11 +21,8 @@
 
 /* Offsets of the per-slab arrays inside the header. */
 static size_t heads_off(void) { return (sizeof(hak_superslab) + 63) & ~(size_t)63; }
-static size_t counts_off(uint32_t nslabs) {
-  return heads_off() + nslabs * sizeof(_Atomic uintptr_t);
-}
 static size_t touched_off(uint32_t nslabs) {
-  return counts_off(nslabs) + nslabs * sizeof(_Atomic uint32_t);
+  return heads_off() + nslabs * sizeof(_Atomic uintptr_t);
 }
 static size_t slabs_off(uint32_t nslabs) {
   return (touched_off(nslabs) + nslabs * sizeof(uint32_t) + 63) & ~(size_t)63;
@@ -93,7 +90,6 @@ static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
   ss->block_size = cs->block_size;
   ss->div_magic = cs->div_magic;
   ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + heads_off());
-  ss->remote_counts = (_Atomic uint32_t *)((char *)ss + counts_off(cs->nslabs));
   ss->touched = (uint32_t *)((char *)ss + touched_off(cs->nslabs));
   ss->slabs = (hak_slab *)((char *)ss + slabs_off(cs->nslabs));
   size_t slab_size = (size_t)1 << cs->slab_shift;
@@ -200,7 +196,7 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
 /* Fields read here are atomics or guarded by the class lock, which the
  * caller holds (or the SuperSlab is not yet visible to other threads).
  * per_slab adds used_blocks, which costs a read of every slab's metadata;
- * without it only the header, the remote_counts[] array and (while a live
+ * without it only the header, the remote_heads[] array and (while a live
  * thread holds slabs here) the slabs' counters are read. */
 void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_info *out,
                       bool per_slab) {
@@ -225,7 +221,8 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
   out->slabs_orphaned = ss->slabs_orphaned;
   out->slabs_owned = ss->slabs_live;
   for (uint32_t i = 0; i < ss->nslabs; i++)
-    out->remote_pending += atomic_load_explicit(&ss->remote_counts[i], memory_order_relaxed);
+    out->remote_pending +=
+        hak_remote_count(atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed));
   for (uint32_t i = 0; per_slab && i < ss->nslabs; i++)
     out->used_blocks += atomic_load_explicit(&ss->slabs[i].used, memory_order_relaxed);
 }

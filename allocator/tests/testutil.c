@@ -46,7 +46,7 @@ uint32_t slab_free_count(hak_allocator *a, const void *block) {
 uint32_t slab_remote_count(hak_allocator *a, const void *block) {
   hak_superslab *ss = hak_registry_lookup(a, block);
   hak_slab *s = slab_at(a, block);
-  return atomic_load(&ss->remote_counts[s->index]);
+  return hak_remote_count(atomic_load(&ss->remote_heads[s->index]));
 }
 
 static void count_one(void *ctx, const hak_ss_info *ss) {
