@@ -36,7 +36,9 @@ enum { HP_UNINIT = 0, HP_CREATING = 1, HP_READY = 2 };
 
 hak_preload_counters hak_preload_counts;
 
-static hak_allocator *g_alloc;  /* written once, before g_state = HP_READY */
+/* The instance, published (release) once it is ready: the fast paths'
+ * only test. g_state orders its creation. */
+static _Atomic(hak_allocator *) g_alloc;
 static _Atomic int g_state;
 /* True in the thread that is creating the instance (initial-exec TLS:
  * libhakmem.so is loaded at startup, so this never allocates). */
@@ -116,7 +118,7 @@ static _Noreturn void die(const char *what, const char *err) {
 static hak_allocator *create_slow(void) {
   int s = atomic_load_explicit(&g_state, memory_order_acquire);
   for (;;) {
-    if (s == HP_READY) return g_alloc;
+    if (s == HP_READY) return atomic_load_explicit(&g_alloc, memory_order_acquire);
     if (s == HP_UNINIT) {
       if (atomic_compare_exchange_weak_explicit(&g_state, &s, HP_CREATING, memory_order_acquire,
                                                 memory_order_acquire))
@@ -136,14 +138,15 @@ static hak_allocator *create_slow(void) {
   hak_create_opts opts = {.log = log_line};
   hak_allocator *a;
   if (hak_create(&cfg, &opts, &a, err, sizeof err) != 0) die("cannot create the allocator", err);
-  g_alloc = a;
+  atomic_store_explicit(&g_alloc, a, memory_order_release);
   atomic_store_explicit(&g_state, HP_READY, memory_order_release);
   tl_creating = false;
   return a;
 }
 
 static inline hak_allocator *instance(void) {
-  if (HP_LIKELY(atomic_load_explicit(&g_state, memory_order_acquire) == HP_READY)) return g_alloc;
+  hak_allocator *a = atomic_load_explicit(&g_alloc, memory_order_acquire);
+  if (HP_LIKELY(a != NULL)) return a;
   return create_slow();
 }
 
@@ -169,14 +172,14 @@ static void free_slow(hak_allocator *a, void *p, int rc) {
 }
 
 void hak_preload_free(void *p) {
-  if (!p) return;
-  if (HP_LIKELY(atomic_load_explicit(&g_state, memory_order_acquire) == HP_READY)) {
-    int rc = hak_free_fast(g_alloc, p);
+  hak_allocator *a = atomic_load_explicit(&g_alloc, memory_order_acquire);
+  if (HP_LIKELY(a != NULL)) {
+    int rc = hak_free_fast(a, p); /* free(NULL) is 0 there too */
     if (HP_LIKELY(rc == 0)) return;
-    free_slow(g_alloc, p, rc);
+    free_slow(a, p, rc);
     return;
   }
-  free_slow(NULL, p, -HAK_EINVAL); /* before the instance: nothing of ours */
+  if (p) free_slow(NULL, p, -HAK_EINVAL); /* before the instance: nothing of ours */
 }
 
 static size_t next_pow2(size_t v) {
@@ -289,8 +292,8 @@ HP_EXPORT void *pvalloc(size_t n) {
 HP_EXPORT size_t malloc_usable_size(void *p) {
   if (!p) return 0;
   if (HP_UNLIKELY(in_boot(p))) return boot_size(p);
-  if (atomic_load_explicit(&g_state, memory_order_acquire) != HP_READY) return 0;
-  return hak_usable_size(g_alloc, p);
+  hak_allocator *a = atomic_load_explicit(&g_alloc, memory_order_acquire);
+  return a ? hak_usable_size(a, p) : 0;
 }
 
 /* ----------------------------------------------------- load and unload */

@@ -51,8 +51,9 @@ static inline void *hak_malloc_fast(hak_allocator *a, size_t size) {
 }
 
 static inline int hak_free_fast(hak_allocator *a, void *p) {
-  hak_superslab *ss = hak_registry_lookup(a, p); /* NULL for NULL too */
-  if (HAK_LIKELY(ss != NULL) && HAK_LIKELY(hak_tl_last.fast_free_id == a->instance_id)) {
+  if (HAK_LIKELY(hak_registry_has(a, p)) && /* false for NULL too */
+      HAK_LIKELY(hak_tl_last.fast_free_id == a->instance_id)) {
+    hak_superslab *ss = hak_ss_base(a, p);
     hak_slab *slab = hak_slab_of(ss, p);
     uintptr_t off = (uintptr_t)p - (uintptr_t)slab->data;
     if (HAK_LIKELY(off < slab->span) && HAK_LIKELY(hak_is_block_offset(ss, off))) {

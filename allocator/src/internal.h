@@ -331,13 +331,19 @@ int hak_classes_validate(const uint32_t *sizes, uint32_t count, uint32_t slab_lg
 int hak_registry_init(hak_allocator *a);
 void hak_registry_destroy(hak_allocator *a);
 int hak_registry_set(hak_allocator *a, uintptr_t base, bool present);
-static inline hak_superslab *hak_registry_lookup(const hak_allocator *a, const void *p) {
+static inline bool hak_registry_has(const hak_allocator *a, const void *p) {
   uintptr_t u = (uintptr_t)p;
-  if (HAK_UNLIKELY(u >= a->reg.limit)) return NULL;
+  if (HAK_UNLIKELY(u >= a->reg.limit)) return false;
   uintptr_t idx = u >> a->reg.shift;
   uint64_t word = atomic_load_explicit(&a->reg.bits[idx >> 6], memory_order_acquire);
-  if (!((word >> (idx & 63)) & 1u)) return NULL;
-  return (hak_superslab *)(u & ~(uintptr_t)(a->ss_size - 1));
+  return (word >> (idx & 63)) & 1u;
+}
+/* The SuperSlab a block of ours lies in (its aligned base). */
+static inline hak_superslab *hak_ss_base(const hak_allocator *a, const void *p) {
+  return (hak_superslab *)((uintptr_t)p & ~(uintptr_t)(a->ss_size - 1));
+}
+static inline hak_superslab *hak_registry_lookup(const hak_allocator *a, const void *p) {
+  return hak_registry_has(a, p) ? hak_ss_base(a, p) : NULL;
 }
 
 /* superslab.c */
