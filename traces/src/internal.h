@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "hc_out.h"
+#include "hc_text.h"
 #include "ht_gen.h"
 #include "ht_stats.h"
 #include "ht_trace.h"
@@ -168,15 +170,15 @@ int ht_json_check_header(json_t *root, bool jsonl, ht_reader *r, ht_loc loc);
 
 /* ---- outfile.c: buffered output to a temporary file, renamed at the end */
 typedef struct ht_out {
-    int fd;
-    char *tmp_path;
-    char *final_path;
+    hc_out file;       /* the target (common/include/hc_out.h) */
     char *buf;
     size_t len, cap;
     uint64_t flushed;  /* bytes already written to fd */
     int err;           /* sticky errno */
 } ht_out;
 int ht_out_open(ht_out *o, const char *path);
+/* What a sticky errno of an ht_out means, for messages. */
+const char *ht_out_strerror(int err);
 int ht_out_write(ht_out *o, const void *data, size_t len);
 int ht_out_flush(ht_out *o);
 /* Overwrites bytes already written at OFFSET (flushes first). */

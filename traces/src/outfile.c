@@ -1,15 +1,15 @@
-/* outfile.c — buffered output to a temporary file next to the target,
- * renamed over it only when complete, so an interrupted writer never
- * leaves a truncated trace under the final name.  Errors are sticky: the
- * first errno is kept and every later call fails with HT_EIO.
+/* outfile.c — buffered output for the trace writers, on top of the
+ * project's output module (common/include/hc_out.h): the trace goes to a
+ * temporary file beside the target, fsync'd and renamed over it only when
+ * complete, so an interrupted or failing writer never leaves a truncated
+ * trace under the final name nor destroys what was there.  A trace's
+ * header is patched at the end, so only regular files (or links to them)
+ * are trace targets.  Errors are sticky: the first errno is kept and every
+ * later call fails with HT_EIO.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -19,46 +19,38 @@
 int ht_out_open(ht_out *o, const char *path)
 {
     memset(o, 0, sizeof *o);
-    o->fd = -1;
-    size_t n = strlen(path);
-    o->final_path = strdup(path);
-    o->tmp_path = malloc(n + 16);
     o->buf = malloc(OUT_BUF_MIN);
-    if (!o->final_path || !o->tmp_path || !o->buf) {
-        ht_out_abort(o);
+    if (!o->buf) {
+        o->err = ENOMEM;
         return HT_ENOMEM;
     }
     o->cap = OUT_BUF_MIN;
-    /* Same directory, so the final rename is atomic. */
-    snprintf(o->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
-    o->fd = mkstemp(o->tmp_path);
-    if (o->fd < 0) {
-        o->err = errno;
-        free(o->tmp_path);
-        o->tmp_path = NULL;
+    int rc = hc_out_open(&o->file, path, HC_OUT_SEEKABLE);
+    if (rc < 0) {
+        o->err = -rc;
+        free(o->buf);
+        o->buf = NULL;
         return HT_EIO;
     }
-    /* mkstemp makes 0600; give the file the usual umask-derived mode. */
-    mode_t um = umask(022);
-    umask(um);
-    (void)fchmod(o->fd, 0666 & ~um);
     return 0;
+}
+
+const char *ht_out_strerror(int err)
+{
+    if (err == ESPIPE)
+        return "not a regular file (a trace's header is completed at the end, so traces are "
+               "written to regular files only)";
+    return strerror(err);
 }
 
 int ht_out_flush(ht_out *o)
 {
     if (o->err)
         return HT_EIO;
-    size_t done = 0;
-    while (done < o->len) {
-        ssize_t w = write(o->fd, o->buf + done, o->len - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            o->err = errno;
-            return HT_EIO;
-        }
-        done += (size_t)w;
+    int rc = hc_out_write(&o->file, o->buf, o->len);
+    if (rc < 0) {
+        o->err = -rc;
+        return HT_EIO;
     }
     o->flushed += o->len;
     /* A full buffer means a big output: use bigger writes. */
@@ -103,8 +95,9 @@ int ht_out_patch(ht_out *o, uint64_t offset, const void *data, size_t len)
 {
     if (ht_out_flush(o) < 0)
         return HT_EIO;
-    if (pwrite(o->fd, data, len, (off_t)offset) != (ssize_t)len) {
-        o->err = errno ? errno : EIO;
+    int rc = hc_out_pwrite(&o->file, data, len, offset);
+    if (rc < 0) {
+        o->err = -rc;
         return HT_EIO;
     }
     return 0;
@@ -113,18 +106,12 @@ int ht_out_patch(ht_out *o, uint64_t offset, const void *data, size_t len)
 int ht_out_commit(ht_out *o)
 {
     int rc = ht_out_flush(o);
-    if (rc == 0 && close(o->fd) < 0) {
-        o->err = errno;
-        rc = HT_EIO;
-    }
-    o->fd = -1;
-    if (rc == 0 && rename(o->tmp_path, o->final_path) < 0) {
-        o->err = errno;
-        rc = HT_EIO;
-    }
     if (rc == 0) {
-        free(o->tmp_path);
-        o->tmp_path = NULL;
+        int crc = hc_out_commit(&o->file);
+        if (crc < 0) {
+            o->err = -crc;
+            rc = HT_EIO;
+        }
     }
     int err = o->err;
     ht_out_abort(o);
@@ -134,13 +121,7 @@ int ht_out_commit(ht_out *o)
 
 void ht_out_abort(ht_out *o)
 {
-    if (o->fd >= 0)
-        close(o->fd);
-    o->fd = -1;
-    if (o->tmp_path)
-        unlink(o->tmp_path);
-    free(o->tmp_path);
-    free(o->final_path);
+    hc_out_abort(&o->file);
     free(o->buf);
-    o->tmp_path = o->final_path = o->buf = NULL;
+    o->buf = NULL;
 }

@@ -70,8 +70,8 @@ int ht_writer_open(const char *path, const char *meta_json, unsigned flags, ht_w
     if (rc == 0)
         rc = en->begin(w);
     if (rc < 0) {
-        ht_fmt(err->text, sizeof err->text, "%s: cannot create: %s", path,
-               strerror(w->out.err ? w->out.err : ENOMEM));
+        ht_fmt(err->text, sizeof err->text, "%s: cannot write: %s", path,
+               ht_out_strerror(w->out.err ? w->out.err : ENOMEM));
         ht_writer_abort(w);
         return rc;
     }
@@ -108,7 +108,7 @@ int ht_writer_write(ht_writer *w, const ht_event *ev)
             w->max_tid = ev->tid;
     }
     if (HT_UNLIKELY(w->en->event(w, ev) < 0)) {
-        werr(w, HT_EIO, "write error: %s%s", strerror(w->out.err ? w->out.err : EIO), "");
+        werr(w, HT_EIO, "write error: %s%s", ht_out_strerror(w->out.err ? w->out.err : EIO), "");
         return HT_EIO;
     }
     w->count++;
@@ -133,12 +133,12 @@ int ht_writer_close(ht_writer *w, ht_error *err)
         rc = HT_EFORMAT;
     }
     if (rc == 0 && w->en->end(w) < 0) {
-        werr(w, HT_EIO, "write error: %s%s", strerror(w->out.err ? w->out.err : EIO), "");
+        werr(w, HT_EIO, "write error: %s%s", ht_out_strerror(w->out.err ? w->out.err : EIO), "");
         rc = HT_EIO;
     }
     if (rc == 0 && ht_out_commit(&w->out) < 0) {
-        werr(w, HT_EIO, "cannot finish the file: %s%s", strerror(w->out.err ? w->out.err : EIO),
-             "");
+        werr(w, HT_EIO, "cannot finish the file: %s%s",
+             ht_out_strerror(w->out.err ? w->out.err : EIO), "");
         rc = HT_EIO;
     }
     if (rc < 0)

@@ -131,6 +131,63 @@ PY
     [ "$(grep -c ' valid$' "$tmp/out")" -eq 3 ] || fail "schema rejected a valid trace: $(cat "$tmp/out")"
     has "$tmp/out" "bad.json invalid"
     ;;
+outputs)
+    # Output targets (common/include/hc_out.h): a symbolic link is followed,
+    # a FIFO or a device is refused (a trace's header is patched at the
+    # end) and never replaced, a write error leaves the old file.
+    s="$src/samples/every-op.json"
+    echo old > "$tmp/real.hkt"
+    ln -s real.hkt "$tmp/link.hkt"
+    expect 0 "$hk" convert "$s" "$tmp/link.hkt"
+    [ -L "$tmp/link.hkt" ] || fail "the link was replaced"
+    expect 0 "$hk" validate "$tmp/real.hkt"
+    mkfifo "$tmp/fifo.jsonl"
+    expect 2 "$hk" convert "$s" "$tmp/fifo.jsonl"; has "$tmp/err" "fifo.jsonl: cannot write: not a regular file"
+    [ -p "$tmp/fifo.jsonl" ] || fail "the FIFO was replaced"
+    if mknod "$tmp/full.hkt" c 1 7 2>/dev/null; then
+        expect 2 "$hk" gen larson --generations 2 -o "$tmp/full.hkt"
+        [ -c "$tmp/full.hkt" ] || fail "the device node was replaced"
+        ln -s full.hkt "$tmp/tofull.hkt"
+        expect 2 "$hk" convert "$s" "$tmp/tofull.hkt"
+        [ -c "$tmp/full.hkt" ] && [ -L "$tmp/tofull.hkt" ] || fail "device or link replaced"
+    fi
+    # A file-size limit (standing in for a full disk): exit 2, old file kept.
+    echo old > "$tmp/big.hkt"
+    (ulimit -f 64; "$hk" gen larson --generations 50 -o "$tmp/big.hkt") >"$tmp/out" 2>"$tmp/err"
+    [ $? -eq 2 ] || fail "write past the limit: exit $?"
+    has "$tmp/err" "big.hkt: write error: File too large"
+    [ "$(cat "$tmp/big.hkt")" = old ] || fail "the old file was touched"
+    ls -a "$tmp" | grep -q '\.tmp\.' && fail "temporary file left: $(ls -a "$tmp")"
+    mkdir "$tmp/dir.hkt"
+    expect 2 "$hk" convert "$s" "$tmp/dir.hkt"; has "$tmp/err" "Is a directory"
+    expect 2 "$hk" convert "$s" "$tmp/no/such/dir.hkt"; has "$tmp/err" "No such file or directory"
+    ;;
+signals)
+    # SIGINT or SIGTERM mid-write: the convert reads a FIFO that stalls, its
+    # output exists only as a temporary file; the signal removes it and the
+    # old output stays.  (env --default-signal: a shell starts background
+    # jobs with SIGINT ignored.)
+    head -200 "$src/samples/larson-small.jsonl" > "$tmp/part"
+    for sig in INT TERM; do
+        rm -f "$tmp/in.jsonl"; mkfifo "$tmp/in.jsonl"
+        echo old > "$tmp/out.hkt"
+        env --default-signal=INT "$hk" convert "$tmp/in.jsonl" "$tmp/out.hkt" 2>"$tmp/err" &
+        pid=$!
+        exec 3>"$tmp/in.jsonl"
+        cat "$tmp/part" >&3
+        n=0
+        while ! ls -a "$tmp" | grep -q '^\.out\.hkt\.tmp\.' && [ $n -lt 100 ]; do
+            sleep 0.05; n=$((n + 1))
+        done
+        [ $n -lt 100 ] || fail "SIG$sig: no temporary file appeared"
+        kill -$sig $pid
+        wait $pid; st=$?
+        exec 3>&-
+        [ $st -gt 128 ] || fail "SIG$sig: convert exited $st, expected death by the signal"
+        ls -a "$tmp" | grep -q '\.tmp\.' && fail "SIG$sig: temporary file left: $(ls -a "$tmp")"
+        [ "$(cat "$tmp/out.hkt")" = old ] || fail "SIG$sig: the old output was touched"
+    done
+    ;;
 atomic)
     # An interrupted writer leaves no file under the final name.
     "$hk" gen larson --generations 200000 -o "$tmp/big.hkt" 2>/dev/null &
