@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "hakmem.h"
+#include "hc_out.h"
 #include "ht_trace.h"
 
 /* Exit codes (architecture.md). */
@@ -211,6 +212,7 @@ hak_observer hr_observer(hr_run *run);
 typedef struct hr_sampler {
   json_t *samples;             /* array */
   FILE *detail;                /* --ss-detail, or NULL */
+  hc_out detail_out;           /* where it goes (renamed into place by hr_sampler_finish) */
   hak_stats prev;              /* counters at the previous sample */
   /* Series kept for the summary (one entry per sample). */
   double *R, *H;
@@ -222,6 +224,8 @@ typedef struct hr_sampler {
 } hr_sampler;
 
 int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t errlen);
+/* Puts the --ss-detail file in place after the last sample; -1 on a write error. */
+int hr_sampler_finish(hr_sampler *s);
 /* Takes a sample at event index t (all workers idle). */
 int hr_sample(hr_run *run, uint64_t t);
 void hr_sampler_free(hr_sampler *s);

@@ -446,8 +446,9 @@ int hr_replay(const hr_options *o) {
     if (oom) run.events_done = c.fail_t;
     atomic_store(&run.t_now, end_t);
     progress(&c, end_t, true);
-    if (hr_sample(&run, end_t) != 0) {
-      fprintf(stderr, "hakreplay: %s: cannot write\n", o->ss_detail_path);
+    if (hr_sample(&run, end_t) != 0 || hr_sampler_finish(&run.sampler) != 0) {
+      fprintf(stderr, "hakreplay: %s: cannot write: %s\n", o->ss_detail_path,
+              strerror(run.sampler.detail_out.err ? run.sampler.detail_out.err : EIO));
       rc = HR_EXIT_USAGE;
     } else if (write_run(&run, oom, hr_now() - c.started) != 0) {
       rc = HR_EXIT_USAGE;

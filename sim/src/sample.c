@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hak_json.h"
 #include "internal.h"
@@ -21,18 +22,39 @@ int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t er
   memset(s, 0, sizeof *s);
   s->samples = json_array();
   if (detail_path) {
-    s->detail = fopen(detail_path, "w");
-    if (!s->detail) {
-      snprintf(err, errlen, "%s: %s", detail_path, strerror(errno));
+    /* Through the output module: renamed into place at the end, so an
+     * interrupted run leaves the old file, not a partial one. */
+    int rc = hc_out_open(&s->detail_out, detail_path, 0);
+    int fd = rc ? -1 : dup(s->detail_out.fd);
+    if (!rc && (fd < 0 || !(s->detail = fdopen(fd, "w")))) {
+      rc = -errno;
+      if (fd >= 0) close(fd);
+      hc_out_abort(&s->detail_out);
+    }
+    if (rc) {
+      snprintf(err, errlen, "%s: cannot write: %s", detail_path, strerror(-rc));
       return -1;
     }
   }
   return 0;
 }
 
+int hr_sampler_finish(hr_sampler *s) {
+  if (!s->detail) return 0;
+  int bad = fclose(s->detail) != 0;
+  s->detail = NULL;
+  if (bad) {
+    s->detail_out.err = errno ? errno : EIO;
+    hc_out_abort(&s->detail_out);
+    return -1;
+  }
+  return hc_out_commit(&s->detail_out) == 0 ? 0 : -1;
+}
+
 void hr_sampler_free(hr_sampler *s) {
   json_decref(s->samples);
   if (s->detail) fclose(s->detail);
+  hc_out_abort(&s->detail_out);
   free(s->R);
   free(s->H);
 }
