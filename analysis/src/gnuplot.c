@@ -1,8 +1,8 @@
 /* gnuplot.c: runs gnuplot on one of the embedded scripts.  The script is
  * first written into the output directory (so the directory redraws itself
  * by hand), gnuplot runs there with the variables given through -e, draws
- * into a temporary name, and the image is renamed into place only when
- * gnuplot exits 0.  Its stderr is kept to name the failure in one line. */
+ * into the output module's temporary file, and the image is renamed into
+ * place only when gnuplot exits 0.  Its stderr is kept to name the failure in one line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -113,27 +113,37 @@ int ha_gnuplot(const char *dir, const char *script, const char *vars, const char
   int rc = ha_write_text(dir, script, text, err);
   if (rc) return rc;
 
-  char tmpname[512], all[16384], outpath[HA_PATH_MAX], tmppath[HA_PATH_MAX];
-  snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", out, (long)getpid());
+  /* The image goes through the output module like every other file:
+   * gnuplot draws into the module's temporary file (an absolute name, as
+   * gnuplot runs in dir), which is renamed over the target only when
+   * gnuplot succeeded; a FIFO or device target is drawn into directly. */
+  char outpath[HA_PATH_MAX], drawn[2 * HA_PATH_MAX + 2], all[16384];
+  if ((rc = ha_join(outpath, sizeof outpath, dir, out, err))) return rc;
+  hc_out img;
+  int e = -hc_out_open(&img, outpath, 0);
+  if (e) return ha_fail(err, HA_ERR_INPUT, "%s: cannot write: %s", outpath, strerror(e));
+  const char *name = img.stream ? img.target : img.tmp;
+  char cwd[HA_PATH_MAX];
+  if (name[0] == '/') snprintf(drawn, sizeof drawn, "%s", name);
+  else if (getcwd(cwd, sizeof cwd))
+    snprintf(drawn, sizeof drawn, "%s/%s", cwd, name);
+  else {
+    hc_out_abort(&img);
+    return ha_fail(err, HA_ERR_INPUT, "%s: path too long", outpath);
+  }
   snprintf(all, sizeof all, "%s", vars);
   ha_var_str(all, sizeof all, "term", term);
-  ha_var_str(all, sizeof all, "outfile", tmpname);
-  if ((rc = ha_join(outpath, sizeof outpath, dir, out, err)) ||
-      (rc = ha_join(tmppath, sizeof tmppath, dir, tmpname, err)))
-    return rc;
+  ha_var_str(all, sizeof all, "outfile", drawn);
 
   const char *args[] = {"gnuplot", "-e", all, script, NULL};
   char last[512];
   int st = run(dir, args, last, sizeof last);
   if (st == 0) {
-    if (rename(tmppath, outpath) != 0) {
-      int e = errno;
-      unlink(tmppath);
-      return ha_fail(err, HA_ERR_INTERNAL, "%s: cannot rename into place: %s", outpath, strerror(e));
-    }
+    if ((rc = hc_out_commit(&img)))
+      return ha_fail(err, HA_ERR_INPUT, "%s: cannot write: %s", outpath, strerror(-rc));
     return 0;
   }
-  unlink(tmppath);
+  hc_out_abort(&img);
   if (st == 127) return ha_fail(err, HA_ERR_INTERNAL, "gnuplot not found (install gnuplot-nox)");
   if (st < 0) return ha_fail(err, HA_ERR_INTERNAL, "cannot run gnuplot: %s", strerror(errno));
   return ha_fail(err, HA_ERR_INTERNAL, "%s/%s: gnuplot exited %d: %s", dir, script, st, last);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "ha.h"
+#include "hc_out.h"
 
 #define HA_PATH_MAX 4096
 
@@ -38,17 +39,19 @@ int ha_mkdirs(const char *dir, ha_err *err);
 /* Only [A-Za-z0-9._-]: labels that are file names and gnuplot words. */
 void ha_label(char *buf, size_t n, const char *text);
 
-/* ---- outfile.c: every file is written to a temporary name and renamed ---- */
+/* ---- outfile.c: every file through common/'s output module (hc_out.h) ---- */
 
 typedef struct ha_out {
   FILE *f;
-  char tmp[HA_PATH_MAX];
-  char path[HA_PATH_MAX];
+  hc_out out;             /* the target: temporary file renamed, or a stream */
+  char path[HA_PATH_MAX]; /* as named, for messages */
 } ha_out;
 
-/* dir/name, or name alone when dir is NULL. */
+/* dir/name, or name alone when dir is NULL; HA_ERR_INPUT naming the path
+ * when it cannot be written.  An open ha_out must not move in memory. */
 int ha_out_open(ha_out *o, const char *dir, const char *name, ha_err *err);
-/* Closes and renames into place; on any write error removes the temp file. */
+/* Closes and renames into place; on any write error removes the temp file
+ * and fails with HA_ERR_INPUT naming the target. */
 int ha_out_commit(ha_out *o, ha_err *err);
 void ha_out_abort(ha_out *o);
 /* Writes a whole text file (temp + rename). */

@@ -1,6 +1,9 @@
-/* outfile.c: output files are written to "NAME.tmp.PID" beside their final
- * name and renamed into place only when complete, so an interrupted run
- * never leaves a truncated file (architecture.md, exit codes). */
+/* outfile.c: every file analysis writes goes through the project's output
+ * module (common/include/hc_out.h): a temporary file beside the target,
+ * fsync'd and renamed over it when complete, so an interrupted run never
+ * leaves a truncated file and a failed write leaves the old one; a FIFO or
+ * a device is written straight through, never replaced.  The stdio stream
+ * writes a duplicate of the module's descriptor. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,38 +17,34 @@ int ha_out_open(ha_out *o, const char *dir, const char *name, ha_err *err) {
                    ? ha_fail(err, HA_ERR_INPUT, "%s: path too long", name)
                    : 0;
   if (rc) return rc;
-  int len = snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", o->path, (long)getpid());
-  if (len < 0 || (size_t)len >= sizeof o->tmp)
-    return ha_fail(err, HA_ERR_INPUT, "%s: path too long", o->path);
-  o->f = fopen(o->tmp, "w");
-  if (!o->f) return ha_fail(err, HA_ERR_INPUT, "%s: cannot write: %s", o->tmp, strerror(errno));
+  int e = -hc_out_open(&o->out, o->path, 0);
+  int fd = e ? -1 : dup(o->out.fd);
+  if (!e && (fd < 0 || !(o->f = fdopen(fd, "w")))) {
+    e = errno;
+    if (fd >= 0) close(fd);
+    hc_out_abort(&o->out);
+  }
+  if (e) return ha_fail(err, HA_ERR_INPUT, "%s: cannot write: %s", o->path, strerror(e));
   return 0;
 }
 
 int ha_out_commit(ha_out *o, ha_err *err) {
-  int bad = ferror(o->f);
-  int e = errno;
-  if (fclose(o->f) != 0 && !bad) {
-    bad = 1;
-    e = errno;
-  }
+  int e = ferror(o->f) ? (errno ? errno : EIO) : 0;
+  if (fclose(o->f) != 0 && !e) e = errno ? errno : EIO;
   o->f = NULL;
-  if (bad) {
-    unlink(o->tmp);
-    return ha_fail(err, HA_ERR_INTERNAL, "%s: write failed: %s", o->path, strerror(e));
+  if (e) {
+    hc_out_abort(&o->out);
+    return ha_fail(err, HA_ERR_INPUT, "%s: cannot write: %s", o->path, strerror(e));
   }
-  if (rename(o->tmp, o->path) != 0) {
-    e = errno;
-    unlink(o->tmp);
-    return ha_fail(err, HA_ERR_INTERNAL, "%s: cannot rename into place: %s", o->path, strerror(e));
-  }
+  int rc = hc_out_commit(&o->out);
+  if (rc) return ha_fail(err, HA_ERR_INPUT, "%s: cannot write: %s", o->path, strerror(-rc));
   return 0;
 }
 
 void ha_out_abort(ha_out *o) {
   if (o->f) fclose(o->f);
   o->f = NULL;
-  if (o->tmp[0]) unlink(o->tmp);
+  hc_out_abort(&o->out);
 }
 
 int ha_write_text(const char *dir, const char *name, const char *text, ha_err *err) {
