@@ -1,7 +1,9 @@
 /* report.c: what libhakmem.so tells about a run, and its fork handlers.
  *
  *   HAKMEM_STATS=1          one line of every counter on stderr at exit;
- *   HAKMEM_STATS_JSON=FILE  {"pid", "variant", "config", "stats", "preload"} at exit;
+ *   HAKMEM_STATS_JSON=FILE  {"pid", "variant", "config", "stats", "preload"} at exit,
+ *                           written as every output of the project is
+ *                           (common/include/hc_out.h);
  *   HAKMEM_SAMPLE_MS=N,
  *   HAKMEM_SAMPLE_FILE=F    a sampler thread appends a census line to F
  *                           every N ms (and a last one at exit), with the
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "hak_json.h"
+#include "hc_out.h"
 #include "preload.h"
 
 static struct {
@@ -64,7 +67,9 @@ int hak_preload_report_config(char *err, size_t errlen) {
   if (hak_preload_config_from_env(&cfg.opt, err, errlen) != 0) return -1;
   cfg.err_fd = -1;
   struct stat sb;
-  if (cfg.opt.stats && fstat(2, &sb) == 0) {
+  /* Both reports may need it: the stats line, and the one line saying a
+   * HAKMEM_STATS_JSON file could not be written. */
+  if ((cfg.opt.stats || cfg.opt.stats_json[0]) && fstat(2, &sb) == 0) {
     cfg.err_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
     cfg.err_dev = sb.st_dev;
     cfg.err_ino = sb.st_ino;
@@ -280,10 +285,21 @@ static void print_stats(hak_allocator *a, const hak_stats *st) {
   else if (is_stderr(2)) hak_preload_write_all(2, buf, o);
 }
 
+/* A message of the exit report, on stderr as the program left it or on
+ * the copy taken at start-up (coreutils close fd 2 before we run). */
+static void report_line(const char *msg, size_t n) {
+  if (is_stderr(cfg.err_fd)) hak_preload_write_all(cfg.err_fd, msg, n);
+  else if (is_stderr(2)) hak_preload_write_all(2, msg, n);
+}
+
+/* Through the project's output module (common/include/hc_out.h): a
+ * temporary file renamed over the target, a symbolic link followed, a FIFO
+ * or a device written straight through; never a change to the program's
+ * signal handling (HC_OUT_NO_SIGNALS).  The JSON text goes out through
+ * jansson's callback: no FILE, no buffer of the whole document. */
 static void write_json(hak_allocator *a, const hak_stats *st) {
-  char path[PATH_MAX], tmp[PATH_MAX + 32];
+  char path[PATH_MAX];
   expand_path(cfg.opt.stats_json, path, sizeof path);
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   json_t *pre = json_object();
 #define HP_JSON_P(name)                                                                      \
   json_object_set_new(pre, #name,                                                            \
@@ -296,13 +312,23 @@ static void write_json(hak_allocator *a, const hak_stats *st) {
                           hak_config_label(hak_get_config(a), label, sizeof label), "config",
                           hak_config_to_json(hak_get_config(a)), "stats", hak_stats_to_json(st),
                           "preload", pre);
-  int rc = doc ? json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) : -1;
+  hc_out out;
+  int rc = doc ? hc_out_open(&out, path, HC_OUT_NO_SIGNALS) : -ENOMEM;
+  if (rc == 0) {
+    if (json_dump_callback(doc, hc_out_json_cb, &out, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+        hc_out_write(&out, "\n", 1) != 0) {
+      rc = out.err ? -out.err : -EIO;
+      hc_out_abort(&out);
+    } else {
+      rc = hc_out_commit(&out);
+    }
+  }
   json_decref(doc);
-  if (rc == 0 && rename(tmp, path) == 0) return;
-  unlink(tmp);
-  char msg[PATH_MAX + 128];
-  int n = snprintf(msg, sizeof msg, "[hakmem] HAKMEM_STATS_JSON: cannot write %s\n", path);
-  if (n > 0) hak_preload_write_all(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+  if (rc == 0) return;
+  char msg[PATH_MAX + 160];
+  int n = snprintf(msg, sizeof msg, "[hakmem] HAKMEM_STATS_JSON: cannot write %s: %s\n", path,
+                   strerror(-rc));
+  if (n > 0) report_line(msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 }
 
 void hak_preload_report_exit(hak_allocator *a) {
