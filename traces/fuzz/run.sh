@@ -18,7 +18,8 @@ mkdir -p "$out/corpus"
 target=fuzz_${FUZZ:-reader}
 clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -I"$root/traces/include" -I"$root/traces/src" \
-    "$here/$target.c" "$root"/traces/src/*.c -ljansson -o "$out/$target"
+    -I"$root/common/include" "$here/$target.c" "$root"/traces/src/*.c "$root"/common/src/*.c \
+    -ljansson -o "$out/$target"
 if [ "$target" = fuzz_reader ]; then
     # Seed corpus: the samples in each encoding (first byte = encoding).
     corpus=corpus
