@@ -76,7 +76,8 @@ bool ht_idmap_del(ht_idmap *m, uint64_t id, uint64_t *val);
 /* ---- validate.c: liveness and thread rules ------------------------------ */
 enum { HT_THR_NEW = 0, HT_THR_RUNNING = 1, HT_THR_EXITED = 2 };
 typedef struct ht_validator {
-    uint32_t threads;   /* tid bound (the header's count, or HT_MAX_THREADS) */
+    uint32_t threads;   /* the header's count; 0 = not known yet (a writer's) */
+    uint32_t bound;     /* tids are below it: threads, or HT_MAX_THREADS when unknown */
     uint8_t *state;     /* HT_THR_* per tid, grown on demand */
     size_t state_cap;
     uint32_t started;   /* thread_start events seen */
@@ -89,6 +90,9 @@ typedef struct ht_validator {
  * generators and recorders reuse small ids, which makes the common case a
  * bit test. */
 #define HT_DENSE_IDS ((uint64_t)1 << 24)
+/* THREADS is the header's thread count, or 0 when it is not known (a
+ * writer computes it from the events).  Every value 1..HT_MAX_THREADS is a
+ * header's, so none of them may stand for "unknown". */
 int ht_validator_init(ht_validator *v, uint32_t threads);
 void ht_validator_free(ht_validator *v);
 /* Checks and applies one event; 0, or HT_EFORMAT/HT_ENOMEM with MSG. */
@@ -99,7 +103,7 @@ static inline int ht_validator_step_fast(ht_validator *v, const ht_event *ev, ch
 {
     uint32_t tid = ev->tid;
     uint64_t id = ev->id, w = id >> 6, bit = (uint64_t)1 << (id & 63);
-    if (HT_LIKELY(tid < v->state_cap && tid < v->threads && v->state[tid] == HT_THR_RUNNING &&
+    if (HT_LIKELY(tid < v->state_cap && tid < v->bound && v->state[tid] == HT_THR_RUNNING &&
                   w < v->dense_words)) {
         if (ev->op == HT_OP_ALLOC && !(v->dense[w] & bit)) {
             v->dense[w] |= bit;

@@ -13,6 +13,7 @@ int ht_validator_init(ht_validator *v, uint32_t threads)
 {
     memset(v, 0, sizeof *v);
     v->threads = threads;
+    v->bound = threads ? threads : HT_MAX_THREADS;
     v->state_cap = 64;
     v->state = calloc(v->state_cap, 1);
     if (!v->state || ht_idmap_init(&v->live) < 0) {
@@ -90,8 +91,12 @@ static inline int thread_state(ht_validator *v, uint32_t tid)
 
 static int check_tid(ht_validator *v, const char *what, uint32_t tid, char *msg, size_t len)
 {
-    if (tid >= v->threads) {
-        ht_fmt(msg, len, "%s %u out of range: the header says %u threads", what, tid, v->threads);
+    if (tid >= v->bound) {
+        if (v->threads)
+            ht_fmt(msg, len, "%s %u out of range: the header says %u threads", what, tid,
+                   v->threads);
+        else
+            ht_fmt(msg, len, "%s %u out of range: at most %u threads", what, tid, v->bound);
         return HT_EFORMAT;
     }
     return 0;
@@ -201,12 +206,12 @@ int ht_validator_step(ht_validator *v, const ht_event *ev, char *msg, size_t len
 int ht_validator_finish(ht_validator *v, char *msg, size_t len)
 {
     uint32_t body = v->started + 1;
-    if (v->threads != HT_MAX_THREADS && body != v->threads) {
+    if (v->threads && body != v->threads) {
         ht_fmt(msg, len, "the header says %u threads but the body has %u (main + %u started)",
                v->threads, body, v->started);
         return HT_EFORMAT;
     }
-    if (v->threads == HT_MAX_THREADS && v->max_tid + 1 != body) {
+    if (!v->threads && v->max_tid + 1 != body) {
         ht_fmt(msg, len, "thread ids are not dense: max tid %u but %u threads", v->max_tid, body);
         return HT_EFORMAT;
     }

@@ -57,7 +57,7 @@ int ht_writer_open(const char *path, const char *meta_json, unsigned flags, ht_w
         return rc == HT_EFORMAT ? HT_EUSAGE : rc;
     }
     if (!(flags & HT_WRITE_NO_VALIDATE)) {
-        if (ht_validator_init(&w->val, HT_MAX_THREADS) < 0) {
+        if (ht_validator_init(&w->val, 0) < 0) { /* the count comes from the events */
             free(w->meta_json);
             free(w->path);
             free(w);

@@ -52,6 +52,13 @@ errors)
     expect 2 "$hk" stats "$tmp/bad.jsonl"
     expect 2 "$hk" convert "$tmp/bad.jsonl" "$tmp/out.hkt"
     [ ! -e "$tmp/out.hkt" ] || fail "convert of a bad trace left an output"
+    # The largest legal thread count is checked like any other (it meant
+    # "unknown", validated, and converted to threads: 1).
+    printf '{"format":"hakmem-trace","version":1,"meta":{},"threads":16777216,"events":[["alloc",0,1,8]]}\n' > "$tmp/max.json"
+    expect 2 "$hk" validate "$tmp/max.json"
+    has "$tmp/err" "max.json:1: header: the header says 16777216 threads but the body has 1"
+    expect 2 "$hk" convert "$tmp/max.json" "$tmp/max.hkt"
+    [ ! -e "$tmp/max.hkt" ] || fail "convert of a bad trace left an output"
     ;;
 convert)
     s="$src/samples/every-op.json"

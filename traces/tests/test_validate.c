@@ -40,6 +40,9 @@ static const bad cases[] = {
     {"parent_not_running", "[\"thread_start\",2,1]\n", ":2: event 0: parent thread 1 is not running", 3},
     {"tid_out_of_range", "[\"thread_start\",2,0]\n", ":2: event 0: tid 2 out of range: the header says 2 threads", 2},
     {"threads_disagree", "[\"thread_start\",1,0]\n", ":1: header: the header says 3 threads but the body has 2", 3},
+    /* The largest legal header value is a count like any other (it was
+     * taken for "unknown" and the trace validated). */
+    {"threads_max_header", "[\"alloc\",0,1,8]\n", ":1: header: the header says 16777216 threads but the body has 1", 16777216},
     {"truncated_line", "[\"alloc\",0,1,8]\n[\"free\",0,1]", ":3: event 1: truncated file: the last line has no newline", 1},
     {"truncated_mid", "[\"alloc\",0,1,8]\n[\"fre", ":3: event 1: truncated file", 1},
     {"blank_line", "[\"alloc\",0,1,8]\n\n", ":3: event 1: blank line", 1},
