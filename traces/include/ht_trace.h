@@ -46,6 +46,8 @@ extern "C" {
 #define HT_MAX_SIZE ((uint64_t)1 << 40)     /* bytes per block, and calloc n*size */
 #define HT_MAX_ALIGN ((uint64_t)1 << 30)    /* memalign alignment */
 #define HT_MAX_ID ((uint64_t)INT64_MAX)     /* block ids are 0 .. 2^63-1 */
+#define HT_MAX_META ((uint32_t)16 << 20)    /* bytes of meta as compact JSON, any encoding */
+#define HT_MAX_JSON_BYTES ((uint64_t)32 << 20) /* a .json file (parsed whole: ~15x in memory) */
 
 /* Error codes (returned negated). */
 enum {

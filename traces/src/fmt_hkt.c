@@ -215,7 +215,6 @@ static void hkt_close(ht_reader *r)
 static const ht_backend hkt_backend = {hkt_next, hkt_close};
 
 #define HFAIL(off, ...) ht_rfail(r, HT_EFORMAT, (ht_loc){true, (off)}, HT_EVENT_NONE, __VA_ARGS__)
-#define MAX_META ((uint32_t)16 << 20)
 
 static int read_at(int fd, void *buf, size_t len, uint64_t off)
 {
@@ -240,11 +239,20 @@ int ht_hkt_open(ht_reader *r, ht_error *err)
     r->be = &hkt_backend;
     r->header_loc = (ht_loc){true, 16};
     r->loc = (ht_loc){true, HT_HKT_HEADER_SIZE};
-    st->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused below, not waited on (regular files
+     * ignore the flag). */
+    st->fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat sb;
     if (st->fd < 0 || fstat(st->fd, &sb) < 0) {
         ht_fmt(err->text, sizeof err->text, "%s: cannot open: %s", r->path, strerror(errno));
         return HT_EIO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        /* A FIFO or a device has no size to check the layout against. */
+        ht_fmt(err->text, sizeof err->text,
+               "%s: not a regular file (.hkt is read by offset; a pipe can carry .jsonl)",
+               r->path);
+        return HT_EFORMAT;
     }
     st->size = (size_t)sb.st_size;
     uint8_t h[HT_HKT_HEADER_SIZE];
@@ -263,8 +271,8 @@ int ht_hkt_open(ht_reader *r, ht_error *err)
         return HFAIL(12, "record size %u, expected %d", recsz, HT_HKT_RECORD_SIZE);
     if (threads < 1 || threads > HT_MAX_THREADS)
         return HFAIL(24, "threads %u out of range 1..%u", threads, HT_MAX_THREADS);
-    if (meta_len > MAX_META)
-        return HFAIL(28, "meta of %u bytes exceeds the limit of %u", meta_len, MAX_META);
+    if (meta_len > HT_MAX_META)
+        return HFAIL(28, "meta of %u bytes exceeds the limit of %u", meta_len, HT_MAX_META);
     for (int i = 40; i < HT_HKT_HEADER_SIZE; i++)
         if (h[i])
             return HFAIL((uint64_t)i, "nonzero reserved header byte");

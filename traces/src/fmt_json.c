@@ -86,6 +86,9 @@ int ht_json_check_header(json_t *root, bool jsonl, ht_reader *r, ht_loc loc)
     r->meta_json = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!r->meta_json)
         return ht_rfail(r, HT_ENOMEM, loc, HT_EVENT_NONE, "out of memory");
+    if (strlen(r->meta_json) > HT_MAX_META)
+        return ht_rfail(r, HT_EFORMAT, loc, HT_EVENT_NONE, "meta of %zu bytes exceeds the limit of %u",
+                        strlen(r->meta_json), HT_MAX_META);
     uint64_t x;
     if (get_uint(r, loc, json_object_get(root, "threads"), "threads", 1, HT_MAX_THREADS, &x) < 0)
         return r->status;
@@ -336,11 +339,15 @@ int ht_json_open(ht_reader *r, ht_error *err)
     r->header_loc = (ht_loc){false, 1};
     r->loc = (ht_loc){false, 1};
     size_t len;
-    int rc = ht_slurp(r->path, &st->text, &len);
+    int rc = ht_slurp(r->path, HT_MAX_JSON_BYTES, &st->text, &len);
     if (rc == HT_EIO) {
         ht_fmt(err->text, sizeof err->text, "%s: cannot read: %s", r->path, strerror(errno));
         return rc;
     }
+    if (rc == HT_EFORMAT)
+        return ht_rfail(r, rc, r->loc, HT_EVENT_DOC,
+                        "longer than the .json limit of %llu bytes (a .json trace is read whole; "
+                        "big traces are .jsonl or .hkt)", (unsigned long long)HT_MAX_JSON_BYTES);
     if (rc < 0)
         return ht_rfail(r, rc, r->loc, HT_EVENT_DOC, "out of memory");
     json_error_t jerr;

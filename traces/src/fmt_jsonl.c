@@ -16,7 +16,7 @@
 
 #define JL_BUF (64u << 10)        /* initial read buffer (grows for long lines) */
 #define JL_MAX_LINE (1u << 20)    /* the longest event line */
-#define JL_MAX_HEADER (16u << 20) /* the header line (meta) may be longer */
+#define JL_MAX_HEADER (HT_MAX_META + 4096u) /* the header line: meta and the other fields */
 
 typedef struct jsonl_state {
     int fd;

@@ -155,9 +155,11 @@ int ht_rfail(ht_reader *r, int code, ht_loc loc, uint64_t event, const char *fmt
     HT_PRINTF(5, 6);
 void ht_format_error(char *buf, size_t len, const char *path, ht_loc loc, uint64_t event,
                      const char *problem);
-/* Reads a whole (small) file; HT_EIO with errno. */
-int ht_slurp(const char *path, char **data, size_t *len);
-/* Parses and re-serializes a meta object; NULL text means {}. */
+/* Reads a whole (small) file of at most MAX bytes; HT_EIO with errno,
+ * HT_EFORMAT when it is longer. */
+int ht_slurp(const char *path, size_t max, char **data, size_t *len);
+/* Parses and re-serializes a meta object (NULL text means {}); HT_EFORMAT
+ * when it is not an object or longer than HT_MAX_META once compact. */
 int ht_meta_normalize(const char *text, size_t len, char **out, char *msg, size_t msglen);
 
 /* ---- fmt_json.c / fmt_jsonl.c / fmt_hkt.c: the backends ---------------- */

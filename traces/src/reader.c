@@ -59,7 +59,7 @@ int ht_rfail(ht_reader *r, int code, ht_loc loc, uint64_t event, const char *fmt
     return code;
 }
 
-int ht_slurp(const char *path, char **data, size_t *len)
+int ht_slurp(const char *path, size_t max, char **data, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -69,6 +69,11 @@ int ht_slurp(const char *path, char **data, size_t *len)
     while (buf) {
         size_t k = fread(buf + n, 1, cap - n, f);
         n += k;
+        if (n > max) {
+            free(buf);
+            fclose(f);
+            return HT_EFORMAT;
+        }
         if (n < cap)
             break;
         char *nb = realloc(buf, cap * 2 + 1);
@@ -112,6 +117,12 @@ int ht_meta_normalize(const char *text, size_t len, char **out, char *msg, size_
     if (!*out) {
         ht_fmt(msg, msglen, "out of memory");
         return HT_ENOMEM;
+    }
+    if (strlen(*out) > HT_MAX_META) {
+        ht_fmt(msg, msglen, "meta of %zu bytes exceeds the limit of %u", strlen(*out), HT_MAX_META);
+        free(*out);
+        *out = NULL;
+        return HT_EFORMAT;
     }
     return 0;
 }

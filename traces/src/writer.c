@@ -93,6 +93,15 @@ int ht_writer_write(ht_writer *w, const ht_event *ev)
 {
     if (HT_UNLIKELY(w->status < 0))
         return w->status;
+    /* What the reader would refuse is not written: an event takes at most
+     * 160 bytes, the end of the document 4. */
+    if (HT_UNLIKELY(w->enc == HT_ENC_JSON && ht_out_pos(&w->out) + 164 > HT_MAX_JSON_BYTES)) {
+        char lim[32];
+        ht_fmt(lim, sizeof lim, "%llu", (unsigned long long)HT_MAX_JSON_BYTES);
+        werr(w, HT_EUSAGE, "a .json trace holds at most %s bytes (the reader's limit): write big "
+             "traces as .jsonl or .hkt%s", lim, "");
+        return HT_EUSAGE;
+    }
     char msg[256], idx[32];
     int rc = plain_alloc_or_free(ev) ? 0 : ht_event_check(ev, msg, sizeof msg);
     if (HT_LIKELY(rc == 0) && w->validate)

@@ -59,6 +59,27 @@ errors)
     has "$tmp/err" "max.json:1: header: the header says 16777216 threads but the body has 1"
     expect 2 "$hk" convert "$tmp/max.json" "$tmp/max.hkt"
     [ ! -e "$tmp/max.hkt" ] || fail "convert of a bad trace left an output"
+    # Limits: a 17 MiB meta is refused when read (and so never converted
+    # into files the readers reject); an endless .json stops at its limit
+    # (it grew to gigabytes); a stream named .hkt is named as such.
+    awk 'BEGIN { printf "{\"format\":\"hakmem-trace\",\"version\":1,\"threads\":1,\"events\":[],\"meta\":{\"x\":\""; for (i = 0; i < 17 * 1024; i++) printf "%1024s", ""; print "\"}}" }' > "$tmp/meta.json"
+    expect 2 "$hk" validate "$tmp/meta.json"; has "$tmp/err" "header: meta of 17825800 bytes exceeds the limit of 16777216"
+    for o in jsonl hkt; do
+        expect 2 "$hk" convert "$tmp/meta.json" "$tmp/meta.$o"
+        [ ! -e "$tmp/meta.$o" ] || fail "convert wrote a meta its readers reject"
+    done
+    ln -s /dev/zero "$tmp/zero.json"
+    (ulimit -v 1000000; "$hk" validate "$tmp/zero.json") >"$tmp/out" 2>"$tmp/err"
+    [ $? -eq 2 ] || fail "/dev/zero as .json: not exit 2: $(cat "$tmp/err")"
+    has "$tmp/err" "zero.json:1: document: longer than the .json limit of 33554432 bytes"
+    ln -s /dev/zero "$tmp/zero.hkt"
+    expect 2 "$hk" validate "$tmp/zero.hkt"; has "$tmp/err" "zero.hkt: not a regular file"
+    mkfifo "$tmp/fifo.hkt"
+    expect 2 "$hk" validate "$tmp/fifo.hkt"; has "$tmp/err" "fifo.hkt: not a regular file"
+    # What the .json reader would refuse, the writer does not write.
+    expect 2 "$hk" gen larson --generations 200 -o "$tmp/big.json"
+    has "$tmp/err" "big.json: a .json trace holds at most 33554432 bytes"
+    [ ! -e "$tmp/big.json" ] || fail "an oversized .json was written"
     ;;
 convert)
     s="$src/samples/every-op.json"

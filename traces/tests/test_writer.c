@@ -50,14 +50,14 @@ static void test_writer_round_trip_every_direction(void **state)
     copy_trace(tpath("e.jsonl"), tpath("f.hkt"));
     char *x, *y;
     size_t nx, ny;
-    assert_int_equal(ht_slurp(tpath("a.json"), &x, &nx), 0);
-    assert_int_equal(ht_slurp(tpath("d.json"), &y, &ny), 0);
+    assert_int_equal(ht_slurp(tpath("a.json"), SIZE_MAX, &x, &nx), 0);
+    assert_int_equal(ht_slurp(tpath("d.json"), SIZE_MAX, &y, &ny), 0);
     assert_int_equal(nx, ny);
     assert_memory_equal(x, y, nx);
     free(x);
     free(y);
-    assert_int_equal(ht_slurp(tpath("b.hkt"), &x, &nx), 0);
-    assert_int_equal(ht_slurp(tpath("f.hkt"), &y, &ny), 0);
+    assert_int_equal(ht_slurp(tpath("b.hkt"), SIZE_MAX, &x, &nx), 0);
+    assert_int_equal(ht_slurp(tpath("f.hkt"), SIZE_MAX, &y, &ny), 0);
     assert_int_equal(nx, ny);
     assert_memory_equal(x, y, nx);
     free(x);
@@ -132,7 +132,7 @@ static void test_writer_counts_patched(void **state)
     assert_int_equal(ht_writer_close(w, &e), 0);
     char *t;
     size_t n;
-    assert_int_equal(ht_slurp(tpath("cnt.jsonl"), &t, &n), 0);
+    assert_int_equal(ht_slurp(tpath("cnt.jsonl"), SIZE_MAX, &t, &n), 0);
     assert_non_null(strstr(t, "\"threads\":         3,\"event_count\":                   3}\n"));
     free(t);
     /* Non-dense thread ids are refused at close. */
@@ -143,9 +143,56 @@ static void test_writer_counts_patched(void **state)
     assert_non_null(strstr(e.text, "not dense"));
 }
 
+/* A meta of N bytes once compact: {"x":"aaa..."}. */
+static char *meta_of(size_t n)
+{
+    char *m = malloc(n + 1);
+    assert_non_null(m);
+    memset(m, 'a', n);
+    memcpy(m, "{\"x\":\"", 6);
+    memcpy(m + n - 2, "\"}", 2);
+    m[n] = '\0';
+    return m;
+}
+
+/* What a writer writes, its readers read: meta at the limit goes through
+ * every encoding and back; a byte more is refused by the writer (convert
+ * wrote 17 MiB metas that its own readers then rejected). */
+static void test_writer_meta_limit_checked_on_write(void **state)
+{
+    (void)state;
+    char *meta = meta_of(HT_MAX_META);
+    static const char *const names[] = {"m.json", "m.jsonl", "m.hkt"};
+    ht_event ev = {.op = HT_OP_ALLOC, .tid = 0, .id = 1, .size = 8};
+    for (int i = 0; i < 3; i++) {
+        ht_writer *w;
+        ht_error e;
+        assert_int_equal(ht_writer_open(tpath(names[i]), meta, 0, &w, &e), 0);
+        assert_int_equal(ht_writer_write(w, &ev), 0);
+        assert_int_equal(ht_writer_close(w, &e), 0);
+        ht_reader *r;
+        if (ht_reader_open(tpath(names[i]), 0, &r, &e) < 0)
+            fail_msg("%s", e.text);
+        assert_int_equal(strlen(ht_reader_header(r)->meta_json), HT_MAX_META);
+        ht_event got;
+        assert_int_equal(ht_reader_next(r, &got), 1);
+        assert_int_equal(ht_reader_next(r, &got), 0);
+        ht_reader_close(r);
+    }
+    free(meta);
+    meta = meta_of(HT_MAX_META + 1);
+    ht_writer *w;
+    ht_error e;
+    assert_int_equal(ht_writer_open(tpath("over.jsonl"), meta, 0, &w, &e), HT_EUSAGE);
+    assert_non_null(strstr(e.text, "over.jsonl: meta of 16777217 bytes exceeds the limit of 16777216"));
+    assert_int_equal(access(tpath("over.jsonl"), F_OK), -1);
+    free(meta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_writer_meta_limit_checked_on_write),
         cmocka_unit_test(test_writer_round_trip_every_direction),
         cmocka_unit_test(test_writer_invalid_event_leaves_nothing),
         cmocka_unit_test(test_writer_abort_and_dense_tids),

@@ -247,7 +247,7 @@ int hk_cmd_gen(int argc, char **argv)
     hk_progress_start("generated");
     rc = k->run(k->p, emit_with_progress, &pc);
     hk_progress_end();
-    if (rc == HT_EUSAGE) {
+    if (rc == HT_EUSAGE && !ht_writer_error(w)[0]) {
         fprintf(stderr, "haktrace gen %s: inconsistent parameters (min <= max, counts >= 1, "
                         "sizes and thread totals within the limits; see --help)\n", k->name);
         ht_writer_abort(w);
