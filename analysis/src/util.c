@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hc_text.h"
 #include "internal.h"
 
 int ha_fail(ha_err *err, int code, const char *fmt, ...) {
@@ -17,6 +18,8 @@ int ha_fail(ha_err *err, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    /* Messages quote run.json and file names: no raw control bytes. */
+    hc_text_escape_controls(err->msg, sizeof err->msg);
   }
   return code;
 }

@@ -41,10 +41,9 @@ void ht_format_error(char *buf, size_t len, const char *path, ht_loc loc, uint64
     else
         snprintf(what, sizeof what, "event %llu", (unsigned long long)event);
     ht_fmt(buf, len, "%s:%s: %s: %s", path, where, what, problem);
-    /* Keep it one line whatever the problem text contained. */
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+    /* One line, whatever the problem quotes from the input: control bytes
+     * (a newline, a terminal escape) are shown as \xNN. */
+    hc_text_escape_controls(buf, len);
 }
 
 int ht_rfail(ht_reader *r, int code, ht_loc loc, uint64_t event, const char *fmt, ...)
@@ -172,6 +171,7 @@ int ht_reader_open(const char *path, unsigned flags, ht_reader **out, ht_error *
     if (rc < 0) {
         if (!err->text[0])
             ht_fmt(err->text, sizeof err->text, "%s", r->error[0] ? r->error : "cannot open");
+        hc_text_escape_controls(err->text, sizeof err->text);
         reader_free(r);
         return rc;
     }

@@ -14,6 +14,7 @@ static void werr(ht_writer *w, int code, const char *fmt, const char *a, const c
     char msg[HT_ERROR_MAX];
     ht_fmt(msg, sizeof msg, fmt, a, b);
     ht_fmt(w->error, sizeof w->error, "%s: %s", w->path, msg);
+    hc_text_escape_controls(w->error, sizeof w->error);
     w->status = code;
 }
 
