@@ -96,12 +96,13 @@ int ha_check_main(int argc, char **argv) {
       run_path = a;
       continue;
     }
+    if (strcmp(a, "--baseline") && strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "--tolerance"))
+      return usage_error("unknown option", a);
     if (!v) return usage_error("missing value for", a);
     i++;
     if (!strcmp(a, "--baseline")) base = v;
     else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-    else if (!strcmp(a, "--tolerance")) tol_text = v;
-    else return usage_error("unknown option", a);
+    else tol_text = v;
   }
   if (!run_path) return usage_error("no run.json given", NULL);
   if (rec) {

@@ -237,6 +237,15 @@ int ha_compare_main(int argc, char **argv, const char *presets) {
       inputs[ninputs++] = a;
       continue;
     }
+    static const char *const with_value[] = {"-o", "--output", "--variants", "--format", "--jobs",
+                                             "--opt", "--ops-per-ms", "--sample-every",
+                                             "--thread-maps", "--max-events", "--mode"};
+    int known = 0;
+    for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
+    if (!known) {
+      rc = usage_error("unknown option", a);
+      goto out;
+    }
     if (!val) {
       rc = usage_error("missing value for", a);
       goto out;

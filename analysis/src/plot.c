@@ -168,6 +168,10 @@ int ha_plot_main(int argc, char **argv) {
       run_path = a;
       continue;
     }
+    if (strcmp(a, "-o") && strcmp(a, "--output") && strcmp(a, "--ss-detail") && strcmp(a, "--format")) {
+      fprintf(stderr, "hakreplay plot: unknown option %s (try --help)\n", a);
+      return HA_EXIT_USAGE;
+    }
     if (!v) {
       fprintf(stderr, "hakreplay plot: missing value for %s\n", a);
       return HA_EXIT_USAGE;
@@ -175,13 +179,8 @@ int ha_plot_main(int argc, char **argv) {
     i++;
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) dir = v;
     else if (!strcmp(a, "--ss-detail")) detail = v;
-    else if (!strcmp(a, "--format")) {
-      if (ha_parse_format(v, &formats)) {
-        fprintf(stderr, "hakreplay plot: --format: expected png, svg or both, got '%s'\n", v);
-        return HA_EXIT_USAGE;
-      }
-    } else {
-      fprintf(stderr, "hakreplay plot: unknown option %s (try --help)\n", a);
+    else if (ha_parse_format(v, &formats)) {
+      fprintf(stderr, "hakreplay plot: --format: expected png, svg or both, got '%s'\n", v);
       return HA_EXIT_USAGE;
     }
   }

@@ -106,6 +106,13 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
       o.trace_path = a;
       continue;
     }
+    /* An option we do not know is that, whether or not a value follows. */
+    static const char *const with_value[] = {"-o", "--output", "--variant", "--opt", "--ss-detail",
+                                             "--mode", "--ops-per-ms", "--sample-every",
+                                             "--thread-maps", "--inject-overwrite", "--max-events"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
+    if (!known) return usage_error("unknown option", a);
     if (!v) return usage_error("missing value for", a);
     i++;
     uint64_t n;
@@ -128,7 +135,7 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
     } else if (!strcmp(a, "--max-events")) {
       if (parse_count(a, v, 0, &n)) return HR_EXIT_USAGE;
       o.max_events = n;
-    } else return usage_error("unknown option", a);
+    }
   }
   if (!o.trace_path) return usage_error("no trace given", NULL);
 

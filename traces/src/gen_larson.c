@@ -25,7 +25,7 @@ typedef struct slot {
 
 static int check_params(const ht_larson_params *p)
 {
-    if (p->threads < 1 || p->chunks < 1 || p->rounds < 1 || p->quantum < 1)
+    if (p->threads < 1 || p->chunks < 1 || p->rounds < 1 || p->quantum < 1 || p->generations < 1)
         return HT_EUSAGE;
     if (p->min_size > p->max_size || p->max_size > INT_MAX)
         return HT_EUSAGE;

@@ -45,6 +45,13 @@ errors)
     [ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "more than one line"
     expect 2 "$hk" validate "$tmp/missing.hkt"; has "$tmp/err" "cannot open"
     expect 2 "$hk" validate "$tmp/x.txt"; has "$tmp/err" "unknown trace encoding"
+    # An unknown flag is an error, not a file; "--" ends the options.
+    expect 2 "$hk" validate --bogus "$src/samples/every-op.json"
+    has "$tmp/err" "haktrace validate: unknown option '--bogus'"
+    cp "$src/samples/every-op.json" "$tmp/-dash.json"
+    (cd "$tmp" && "$hk" validate -- -dash.json) >"$tmp/out" 2>&1 || fail "validate -- -dash.json: $(cat "$tmp/out")"
+    expect 2 "$hk" convert --bogus "$src/samples/every-op.json" "$tmp/y.hkt"
+    has "$tmp/err" "haktrace convert: unknown option '--bogus'"
     printf 'HAKTRACEjunk' > "$tmp/bad.hkt"
     expect 2 "$hk" validate "$tmp/bad.hkt"; has "$tmp/err" "bad.hkt:offset 12: header: truncated file"
     head -c 100 /dev/urandom > "$tmp/rand.hkt"
@@ -119,6 +126,7 @@ gen)
     expect 2 "$hk" gen larson --bogus 1 -o "$tmp/x.hkt"; has "$tmp/err" "unknown parameter"
     expect 2 "$hk" gen larson --threads -1 -o "$tmp/x.hkt"
     expect 2 "$hk" gen larson --threads 2
+    expect 2 "$hk" gen larson --generations 0 -o "$tmp/x.hkt"; has "$tmp/err" "inconsistent parameters"
     expect 2 "$hk" gen nosuch -o "$tmp/x.hkt"
     [ ! -e "$tmp/x.hkt" ] || fail "a failed gen left an output"
     # meta records the regenerating command

@@ -226,7 +226,7 @@ static void test_larson_per_thread_equals_model(void **state)
     check_against_model(&q);
     ht_larson_params r = {5, 8, 1000, 37, 3, (unsigned long)(unsigned)-7, 3, 17};
     check_against_model(&r);
-    ht_larson_params z = {2, 8, 128, 10, 1, 1, 0, 64}; /* warm-up only */
+    ht_larson_params z = {2, 8, 128, 10, 1, 1, 1, 64}; /* one generation */
     check_against_model(&z);
 }
 
@@ -264,6 +264,9 @@ static void test_larson_bad_params(void **state)
     assert_int_equal(ht_gen_larson(&p, collect, &v), HT_EUSAGE);
     p = (ht_larson_params)HT_LARSON_DEFAULTS;
     p.quantum = 0;
+    assert_int_equal(ht_gen_larson(&p, collect, &v), HT_EUSAGE);
+    p = (ht_larson_params)HT_LARSON_DEFAULTS;
+    p.generations = 0; /* the help says at least 1: a Larson run has threads */
     assert_int_equal(ht_gen_larson(&p, collect, &v), HT_EUSAGE);
     assert_int_equal(v.n, 0);
 }

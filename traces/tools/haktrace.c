@@ -52,7 +52,7 @@ void hk_progress_end(void)
 /* ---- validate ------------------------------------------------------- */
 
 static const char validate_help[] =
-    "usage: haktrace validate [--mmap] FILE...\n"
+    "usage: haktrace validate [--mmap] [--] FILE...\n"
     "Checks each trace (.json, .jsonl, .hkt) against every rule of docs/trace-format.md.\n"
     "Prints 'FILE: ok, N events, T threads' for a valid trace; otherwise one line\n"
     "'FILE:LINE: event N: problem' (LINE is 'offset B' for .hkt) and exits 2.\n"
@@ -66,11 +66,25 @@ static int cmd_validate(int argc, char **argv)
     }
     int worst = HK_EXIT_OK;
     unsigned flags = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--mmap") == 0) {
-            flags |= HT_READ_MMAP;
-            continue;
+    /* Options first (an unknown one is an error, not a file name); "--"
+     * ends them, for files whose names start with '-'. */
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
         }
+        if (strcmp(argv[i], "--mmap") != 0) {
+            fprintf(stderr, "haktrace validate: unknown option '%s' (try --help)\n", argv[i]);
+            return HK_EXIT_INPUT;
+        }
+        flags |= HT_READ_MMAP;
+    }
+    if (i == argc) {
+        fputs(validate_help, stderr);
+        return HK_EXIT_INPUT;
+    }
+    for (; i < argc; i++) {
         ht_reader *r;
         ht_error err;
         int rc = ht_reader_open(argv[i], flags, &r, &err);
@@ -113,6 +127,11 @@ static int cmd_convert(int argc, char **argv)
         fputs(convert_help, stdout);
         return HK_EXIT_OK;
     }
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "haktrace convert: unknown option '%s' (try --help)\n", argv[i]);
+            return HK_EXIT_INPUT;
+        }
     if (argc != 3) {
         fputs(convert_help, stderr);
         return HK_EXIT_INPUT;

@@ -42,7 +42,7 @@ static const param larson_params[] = {
     {"chunks", P_U32, &larson.chunks, "blocks per slot"},
     {"rounds", P_U32, &larson.rounds, "a thread does rounds x chunks free+alloc pairs"},
     {"seed", P_SEED, &larson.seed, "larson's seed (read as larson reads argv[6])"},
-    {"generations", P_U32, &larson.generations, "threads per slot chain"},
+    {"generations", P_U32, &larson.generations, "threads per slot chain (at least 1)"},
     {"quantum", P_U32, &larson.quantum, "slots interleave round-robin in runs of Q ops"},
     {NULL, P_U32, NULL, NULL},
 };
