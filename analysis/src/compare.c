@@ -154,6 +154,18 @@ static int plot_variants(const ha_variant *v, size_t n, int formats, int jobs, h
   return 0;
 }
 
+/* NAME is one of the comma-separated PRESETS, or none. */
+static int is_preset(const char *name, const char *presets) {
+  if (!strcmp(name, "none")) return 1;
+  size_t len = strlen(name);
+  for (const char *p = presets; *p;) {
+    size_t k = strcspn(p, ",");
+    if (k == len && !strncmp(p, name, len)) return 1;
+    p += k + (p[k] == ',');
+  }
+  return 0;
+}
+
 static int add_variant(ha_variant *v, size_t *n, const char *label, ha_err *err) {
   if (*n == HA_MAX_VARIANTS) return ha_fail(err, HA_ERR_INPUT, "more than %d variants", HA_MAX_VARIANTS);
   ha_variant *d = &v[(*n)++];
@@ -304,6 +316,25 @@ int ha_compare_main(int argc, char **argv, const char *presets) {
     goto out;
   }
 
+  /* Every input is checked before the output directory is made (an
+   * unknown variant left an empty folder per variant behind). */
+  if (!runs) {
+    char list[1024];
+    snprintf(list, sizeof list, "%s", variants ? variants : presets);
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+      if (!is_preset(tok, presets)) {
+        fprintf(stderr, "hakreplay compare: --variants: unknown preset '%s' (the presets: %s, none)\n",
+                tok, presets);
+        rc = HA_EXIT_USAGE;
+        goto out;
+      }
+      if ((rc = add_variant(v, &n, tok, &err))) goto fail;
+    }
+    if (n == 0) {
+      rc = usage_error("--variants: no variant given", variants);
+      goto out;
+    }
+  }
   if ((rc = ha_mkdirs(dir, &err))) goto fail;
   if (runs) {
     for (size_t i = 0; i < ninputs; i++) {
@@ -318,14 +349,6 @@ int ha_compare_main(int argc, char **argv, const char *presets) {
     }
     label_runs(v, n);
   } else {
-    char list[1024];
-    snprintf(list, sizeof list, "%s", variants ? variants : presets);
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-      if ((rc = add_variant(v, &n, tok, &err))) goto fail;
-    if (n == 0) {
-      rc = usage_error("--variants: no variant given", variants);
-      goto out;
-    }
     for (size_t i = 0; i < n; i++) {
       if ((rc = ha_join(v[i].dir, sizeof v[i].dir, dir, v[i].label, &err)) || (rc = ha_mkdirs(v[i].dir, &err)) ||
           (rc = ha_join(v[i].run_path, sizeof v[i].run_path, v[i].dir, "run.json", &err)))

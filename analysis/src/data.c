@@ -200,7 +200,9 @@ int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err 
 
 int ha_plot_data(const json_t *run, const char *ss_detail, const char *dir, ha_err *err) {
   ha_plotinfo info;
-  int rc = ha_data_write(run, dir, &info, err);
-  if (!rc && ss_detail) rc = ha_ssdetail_write(ss_detail, dir, &info, err);
+  ha_ssscan scan;
+  int rc = ss_detail ? ha_ssdetail_scan(ss_detail, &scan, err) : 0;
+  if (!rc) rc = ha_data_write(run, dir, &info, err);
+  if (!rc && ss_detail) rc = ha_ssdetail_write(ss_detail, &scan, dir, &info, err);
   return rc;
 }

@@ -96,7 +96,14 @@ typedef struct ha_plotinfo {
 } ha_plotinfo;
 
 int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err *err);
-int ha_ssdetail_write(const char *jsonl, const char *dir, ha_plotinfo *info, ha_err *err);
+/* The --ss-detail file read once and checked whole (before anything is
+ * written), then turned into ssdetail.dat. */
+typedef struct ha_ssscan {
+  long nsamples, maxid;
+} ha_ssscan;
+int ha_ssdetail_scan(const char *jsonl, ha_ssscan *scan, ha_err *err);
+int ha_ssdetail_write(const char *jsonl, const ha_ssscan *scan, const char *dir, ha_plotinfo *info,
+                      ha_err *err);
 
 /* ---- html.c ---- */
 

@@ -100,10 +100,14 @@ static int write_index(const json_t *run, const char *run_path, const char *dir,
 
 int ha_plot_run(const json_t *run, const char *run_path, const char *ss_detail, const char *dir,
                 int formats, ha_err *err) {
-  int rc = ha_mkdirs(dir, err);
+  /* Every input is checked before the directory is made: a bad
+   * --ss-detail left an empty (or half-filled) folder behind. */
+  ha_ssscan scan;
+  int rc = ss_detail ? ha_ssdetail_scan(ss_detail, &scan, err) : 0;
+  if (rc || (rc = ha_mkdirs(dir, err))) return rc;
   ha_plotinfo info;
-  if (rc || (rc = ha_data_write(run, dir, &info, err))) return rc;
-  if (ss_detail && (rc = ha_ssdetail_write(ss_detail, dir, &info, err))) return rc;
+  if ((rc = ha_data_write(run, dir, &info, err))) return rc;
+  if (ss_detail && (rc = ha_ssdetail_write(ss_detail, &scan, dir, &info, err))) return rc;
 
   char title[512];
   ha_plot_title(run, title, sizeof title);

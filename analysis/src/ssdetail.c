@@ -55,7 +55,7 @@ static int open_in(const char *path, FILE **f, ha_err *err) {
   return 0;
 }
 
-int ha_ssdetail_write(const char *path, const char *dir, ha_plotinfo *info, ha_err *err) {
+int ha_ssdetail_scan(const char *path, ha_ssscan *scan, ha_err *err) {
   FILE *in;
   int rc = open_in(path, &in, err);
   if (rc) return rc;
@@ -78,22 +78,27 @@ int ha_ssdetail_write(const char *path, const char *dir, ha_plotinfo *info, ha_e
     json_decref(j);
   }
   fclose(in);
+  free(line);
   if (!rc && nsamples == 0) rc = ha_fail(err, HA_ERR_INPUT, "%s: no samples", path);
-  if (rc) {
-    free(line);
-    return rc;
-  }
+  scan->nsamples = nsamples;
+  scan->maxid = maxid;
+  return rc;
+}
 
+int ha_ssdetail_write(const char *path, const ha_ssscan *scan, const char *dir, ha_plotinfo *info,
+                      ha_err *err) {
+  FILE *in;
+  char *line = NULL;
+  size_t cap = 0;
+  long lineno = 0, nsamples = scan->nsamples, maxid = scan->maxid;
+  int rc = 0;
   long k = (nsamples + HA_SS_COLS - 1) / HA_SS_COLS;      /* samples per column */
   long w = (maxid + 1 + HA_SS_ROWS - 1) / HA_SS_ROWS;     /* ids per row */
   if (w < 1) w = 1;
   long rows = (maxid + 1 + w - 1) / w;
   cell *grid = calloc((size_t)(rows > 0 ? rows : 1), sizeof *grid);
   ha_out o;
-  if (!grid) {
-    free(line);
-    return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
-  }
+  if (!grid) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
   if ((rc = ha_out_open(&o, dir, "ssdetail.dat", err)) || (rc = open_in(path, &in, err))) {
     if (o.f) ha_out_abort(&o);
     free(grid);

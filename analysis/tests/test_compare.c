@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -255,6 +256,7 @@ static void test_compare_existing_run_with_override(void **state) {
 
 static void test_compare_errors(void **state) {
   char *dir = ha_test_mkdir();
+  char *fresh = ha_test_path(dir, "new"); /* must not be created by a failing compare */
   char trace[4096], run[4096];
   snprintf(trace, sizeof trace, "%s", ha_test_src(LARSON_TRACE));
   snprintf(run, sizeof run, "%s", ha_test_src("analysis/tests/data/every-op.seed-buggy.json"));
@@ -263,7 +265,7 @@ static void test_compare_errors(void **state) {
     const char *msg;
   } cases[] = {
       {{NULL}, "no trace or run.json given"},
-      {{trace, "--variants", "seed-buggy,nosuch", "-o", dir, "--quiet", NULL}, "variant nosuch exited 2"},
+      {{trace, "--variants", "seed-buggy,nosuch", "-o", fresh, "--quiet", NULL}, "unknown preset 'nosuch'"},
       {{trace, "--variants", "adopt,adopt", "-o", dir, NULL}, "variant adopt given twice"},
       {{trace, "--variants", ",", "-o", dir, NULL}, "no variant given"},
       {{trace, "--jobs", "0", NULL}, "--jobs"},
@@ -279,9 +281,11 @@ static void test_compare_errors(void **state) {
     int rc = compare(cases[i].args, &out, &err);
     if (rc != 2) fail_msg("case %zu: exit %d, not 2: %s", i, rc, err);
     if (!strstr(err, cases[i].msg)) fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].msg);
+    if (access(fresh, F_OK) == 0) fail_msg("case %zu: %s was made for a failed compare", i, fresh);
     free(out);
     free(err);
   }
+  free(fresh);
   ha_test_rmdir(dir);
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -262,6 +263,13 @@ static void test_plot_usage_errors(void **state) {
   assert_int_equal(plot_main(novalue), HA_EXIT_USAGE);
   assert_int_equal(plot_main(missing), HA_EXIT_USAGE);
   assert_int_equal(plot_main(baddetail), HA_EXIT_USAGE);
+  /* A bad input leaves no output folder behind (it left an empty one). */
+  if (access(out, F_OK) == 0) fail_msg("%s was made by a plot that failed", out);
+  char *junk = ha_test_write(dir, "junk.jsonl", "{\"t\": 1, \"ss\": [[1,2,3,4,5]]}\nnot json\n");
+  const char *junkdetail[] = {"plot", run, "-o", out, "--ss-detail", junk, NULL};
+  assert_int_equal(plot_main(junkdetail), HA_EXIT_USAGE);
+  if (access(out, F_OK) == 0) fail_msg("%s was made by a plot that failed", out);
+  free(junk);
   assert_int_equal(plot_main(notdir), HA_EXIT_USAGE);
   const char *ok[] = {"plot", run, "-o", out, "--format", "svg", NULL};
   assert_int_equal(plot_main(ok), HA_EXIT_OK);
