@@ -164,6 +164,7 @@ typedef struct hr_worker {
   char fail_msg[320];
 } hr_worker;
 
+/* 0, or -errno (pthread_create's error, or -ENOMEM). */
 int hr_worker_start(hr_run *run, uint32_t tid);
 /* Queues a batch (taking ownership); b->seq must be set. */
 void hr_worker_submit(hr_worker *w, hr_batch *b);

@@ -164,7 +164,19 @@ static void progress(coord *c, uint64_t t, bool last) {
 static int start_thread(coord *c, uint32_t tid, uint32_t parent, uint64_t t) {
   hr_run *run = c->run;
   flush(c);
-  if (hr_worker_start(run, tid) != 0) return -1;
+  int rc = hr_worker_start(run, tid);
+  if (rc != 0) {
+    /* Say which thread, why, and where the limits are (it was "ran out of
+     * memory or could not write its samples"). */
+    char msg[320];
+    snprintf(msg, sizeof msg,
+             "event %llu: cannot create an OS thread for trace thread %u (%u trace threads "
+             "alive): pthread_create: %s (limits: ulimit -u, ulimit -v with ulimit -s, "
+             "/proc/sys/kernel/threads-max)",
+             (unsigned long long)t, tid, run->threads_alive, strerror(-rc));
+    hr_internal_error(run, msg);
+    return -1;
+  }
   uint32_t started = atomic_fetch_add(&run->threads_started, 1) + 1;
   run->threads_alive++;
   hr_op op = {.op = HR_OP_STARTED, .tid = tid, .t = t, .id = parent, .n = started};
@@ -387,7 +399,8 @@ int hr_replay(const hr_options *o) {
   coord c = {.run = &run, .started = hr_now()};
   rc = HR_EXIT_OK;
   if (start_thread(&c, 0, 0, 0) != 0) {
-    fprintf(stderr, "hakreplay: cannot start the main trace thread\n");
+    fprintf(stderr, "hakreplay: %s: %s\n", o->trace_path,
+            run.internal_msg[0] ? run.internal_msg : "cannot start the main trace thread");
     teardown(&run);
     return HR_EXIT_INTERNAL;
   }

@@ -313,14 +313,15 @@ static void *worker_main(void *arg) {
 
 int hr_worker_start(hr_run *run, uint32_t tid) {
   hr_worker *w = calloc(1, sizeof *w);
-  if (!w) return -1;
+  if (!w) return -ENOMEM;
   w->run = run;
   w->tid = tid;
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->cond, NULL);
-  if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+  int rc = pthread_create(&w->thread, NULL, worker_main, w);
+  if (rc != 0) {
     free(w);
-    return -1;
+    return -rc;
   }
   run->workers[tid] = w;
   return 0;

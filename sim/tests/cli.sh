@@ -2,6 +2,7 @@
 # cli.sh CASE HAKREPLAY HAKTRACE SRCDIR: hakreplay's command line, one case
 # per meson test (sim.cli_CASE).
 #   usage    unknown options are named as such, whatever follows them
+#   threads  a trace thread the OS cannot create is named, with the reason
 #   outputs  the output files of hakreplay and its analysis commands on
 #            every kind of target (common/include/hc_out.h):
 # a device or a FIFO is written straight through and never replaced, a
@@ -35,6 +36,19 @@ usage)
     done
     expect 2 "$hr" "$trace" -o
     has "$tmp/err" "missing value for: -o"
+    ;;
+threads)
+    # 1 GiB stacks under a 6 GB address-space limit: the sixth concurrent
+    # thread cannot be created.  (Sanitizer runtimes cannot start under
+    # such a limit: skipped there.)
+    lim() { ulimit -s 1048576 && ulimit -v 6000000 && "$@"; }
+    (lim "$hr" --help) >/dev/null 2>&1 || { echo "skipped: cannot run under ulimit -v"; exit 77; }
+    "$hk" gen churn --waves 2 --width 12 --allocs 8 --survivors 1 -o "$tmp/churn.jsonl" || fail "gen"
+    (lim "$hr" "$tmp/churn.jsonl" --quiet -o "$tmp/churn.json") >"$tmp/out" 2>"$tmp/err"
+    [ $? -eq 4 ] || fail "not exit 4: $(cat "$tmp/err")"
+    has "$tmp/err" "cannot create an OS thread for trace thread [0-9]* ([0-9]* trace threads alive): pthread_create: Resource temporarily unavailable"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "more than one line: $(cat "$tmp/err")"
+    [ ! -e "$tmp/churn.json" ] || fail "run.json written for an internal error"
     ;;
 outputs)
     # run.json onto a full device: exit 2, one line naming it, the node intact.
