@@ -128,7 +128,7 @@ static int write_overlays(const ha_variant *v, size_t n, const char *dir, int fo
     const json_t *s;
     json_array_foreach(json_object_get(v[i].run, "samples"), k, s) {
       static const char *cols[] = {"ss_mapped_bytes", "ss.live", "utilization"};
-      fprintf(o.f, "%lld", (long long)ha_num(json_object_get(s, "t")));
+      fprintf(o.f, "%lld", ha_int(json_object_get(s, "t")));
       for (int c = 0; c < 3; c++) {
         const json_t *x = ha_path_get(s, cols[c]);
         if (ha_num(x) > 0) {

@@ -26,7 +26,7 @@ static void put_pos(FILE *f, const json_t *v, int *any) {
 }
 
 static long long ival(const json_t *o, const char *path) {
-  return (long long)ha_num(ha_path_get(o, path));
+  return ha_int(ha_path_get(o, path));
 }
 
 /* The first column: the event index. */
@@ -98,7 +98,7 @@ static int occupancy(const json_t *samples, const char *dir, ha_err *err) {
     long long t = ival(s, "t");
     const json_t *h = json_object_get(s, "occupancy_hist");
     for (size_t b = 0; b < json_array_size(h); b++) {
-      long long c = (long long)ha_num(json_array_get(h, b));
+      long long c = ha_int(json_array_get(h, b));
       if (c > 0) fprintf(o.f, "%lld %lld %zu %lld\n", prev, t, b, c);
     }
     prev = t;
@@ -188,7 +188,7 @@ int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err 
   info->tmax = !isnan(nev) && nev > 0 ? nev : !isnan(last) && last > 0 ? last : 1;
   info->opms = ha_num(ha_path_get(run, "config.replay.ops_per_ms"));
   if (isnan(info->opms)) info->opms = 0;
-  info->events_dropped = (long)ha_num(ha_path_get(run, "summary.events_dropped"));
+  info->events_dropped = (long)ha_int(ha_path_get(run, "summary.events_dropped"));
   if (info->events_dropped < 0) info->events_dropped = 0;
   int rc;
   if ((rc = ladder(samples, dir, info, err)) || (rc = superslabs(samples, events, dir, err)) ||

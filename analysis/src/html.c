@@ -39,8 +39,7 @@ void ha_metric_text(char *buf, size_t n, const json_t *summary, const ha_metric 
   if (!strcmp(m->path, "oom")) {
     if (!v || json_is_false(v)) snprintf(buf, n, "no");
     else snprintf(buf, n, "OOM at t=%lld (%lld SuperSlabs)",
-                  (long long)ha_num(json_object_get(v, "t")),
-                  (long long)ha_num(json_object_get(v, "ss_live")));
+                  ha_int(json_object_get(v, "t")), ha_int(json_object_get(v, "ss_live")));
   } else if (m->bytes && (json_is_integer(v) || json_is_real(v))) {
     ha_fmt_bytes(buf, n, ha_num(v));
   } else if (json_is_real(v)) {

@@ -22,6 +22,9 @@ int ha_fail(ha_err *err, int code, const char *fmt, ...) __attribute__((format(p
 int ha_json_load(const char *path, json_t **out, ha_err *err);
 /* A number (integer or real) as double; NAN for anything else. */
 double ha_num(const json_t *v);
+/* A number as an integer: reals truncated, anything else (and what does
+ * not fit) 0.  Never a cast of NaN, whose value C leaves undefined. */
+long long ha_int(const json_t *v);
 /* Exact text of a scalar for tables and data files (integers in full). */
 void ha_fmt_value(char *buf, size_t n, const json_t *v);
 /* Bytes as "1.57 GiB" (exact below 1 KiB). */
@@ -38,6 +41,12 @@ int ha_join(char *buf, size_t n, const char *dir, const char *name, ha_err *err)
 int ha_mkdirs(const char *dir, ha_err *err);
 /* Only [A-Za-z0-9._-]: labels that are file names and gnuplot words. */
 void ha_label(char *buf, size_t n, const char *text);
+
+/* ---- schema.c: a run checked against docs/run.schema.json ---- */
+
+/* 0, or HA_ERR_INPUT naming FILE and the first field that breaks the
+ * schema. */
+int ha_run_validate(const json_t *run, const char *file, ha_err *err);
 
 /* ---- outfile.c: every file through common/'s output module (hc_out.h) ---- */
 

@@ -79,7 +79,7 @@ static int write_index(const json_t *run, const char *run_path, const char *dir,
   ha_html_escape(o.f, run_path ? run_path : "(not saved)");
   fprintf(o.f, " &middot; trace hash %s &middot; %lld events",
           json_string_value(ha_path_get(run, "trace.hash")) ? json_string_value(ha_path_get(run, "trace.hash")) : "?",
-          (long long)ha_num(ha_path_get(run, "summary.events")));
+          ha_int(ha_path_get(run, "summary.events")));
   if (info->events_dropped)
     fprintf(o.f, " &middot; <b>%ld events beyond --max-events not recorded</b>", info->events_dropped);
   fputs("</p>\n", o.f);

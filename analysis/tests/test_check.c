@@ -17,8 +17,8 @@
 #include "ha.h"
 #include "ha_testutil.h"
 
-#define LARSON "analysis/tests/data/larson-small.phase1.json"
-#define EVERY "analysis/tests/data/every-op.seed-buggy.json"
+#define LARSON "sim/tests/golden/larson-small.phase1.json"
+#define EVERY "sim/tests/golden/every-op.seed-buggy.json"
 
 static char run_path[4096], every_path[4096];
 

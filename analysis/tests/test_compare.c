@@ -178,8 +178,8 @@ static void test_compare_default_variants(void **state) {
 static void test_compare_existing_runs(void **state) {
   char *dir = ha_test_mkdir();
   char a[4096], b[4096];
-  snprintf(a, sizeof a, "%s", ha_test_src("analysis/tests/data/every-op.seed-buggy.json"));
-  snprintf(b, sizeof b, "%s", ha_test_src("analysis/tests/data/larson-small.phase1.json"));
+  snprintf(a, sizeof a, "%s", ha_test_src("sim/tests/golden/every-op.seed-buggy.json"));
+  snprintf(b, sizeof b, "%s", ha_test_src("sim/tests/golden/larson-small.phase1.json"));
   char *out_dir = ha_test_path(dir, "out");
   const char *args[] = {b, a, a, "-o", out_dir, "--quiet", NULL};
   char *out, *err;
@@ -212,26 +212,35 @@ static void test_compare_existing_runs(void **state) {
 
 /* An existing run with an override is named by its variant: in the table,
  * in its own plots' titles; its directory is that label made a file name.
- * A run written before config.variant existed is named by its preset. */
+ * A run without config.variant (written before it existed) does not match
+ * docs/run.schema.json and is refused, naming the field. */
 static void test_compare_existing_run_with_override(void **state) {
   char *dir = ha_test_mkdir();
   char trace[4096], a[4096];
   snprintf(trace, sizeof trace, "%s", ha_test_src("traces/samples/every-op.json"));
-  snprintf(a, sizeof a, "%s", ha_test_src("analysis/tests/data/every-op.seed-buggy.json"));
+  snprintf(a, sizeof a, "%s", ha_test_src("sim/tests/golden/every-op.seed-buggy.json"));
   char *run = ha_test_path(dir, "drain.json");
   const char *replay[] = {ha_test_env("HAKREPLAY"), trace, "--variant", "phase1", "--opt",
                           "remote_accounting=drain", "--quiet", "-o", run, NULL};
   assert_int_equal(ha_test_run(replay, NULL, NULL), 0);
-  json_t *old = json_load_file(ha_test_src("analysis/tests/data/larson-small.phase1.json"), JSON_PRESERVE_ORDER, NULL);
+  json_t *old = json_load_file(ha_test_src("sim/tests/golden/larson-small.phase1.json"), JSON_PRESERVE_ORDER, NULL);
   assert_non_null(old);
   assert_int_equal(json_object_del(json_object_get(old, "config"), "variant"), 0);
   char *old_path = ha_test_path(dir, "old.json");
   assert_int_equal(json_dump_file(old, old_path, 0), 0);
   json_decref(old);
   char *out_dir = ha_test_path(dir, "out");
-  const char *args[] = {run, a, old_path, "-o", out_dir, "--quiet", "--no-variant-plots", NULL};
   char *out, *err;
-  int rc = compare(args, &out, &err);
+  const char *args0[] = {run, a, old_path, "-o", out_dir, "--quiet", "--no-variant-plots", NULL};
+  int rc = compare(args0, &out, &err);
+  if (rc != 2 || !strstr(err, "old.json: config: missing field \"variant\""))
+    fail_msg("a run without config.variant: exit %d: %s", rc, err);
+  free(out);
+  free(err);
+  char p1[4096];
+  snprintf(p1, sizeof p1, "%s", ha_test_src("sim/tests/golden/larson-small.phase1.json"));
+  const char *args[] = {run, a, p1, "-o", out_dir, "--quiet", "--no-variant-plots", NULL};
+  rc = compare(args, &out, &err);
   if (rc != 0) fail_msg("exit %d: %s", rc, err);
   assert_non_null(strstr(out, "| metric | phase1+remote_accounting=drain | seed-buggy | phase1 |\n"));
   free(out);
@@ -259,7 +268,7 @@ static void test_compare_errors(void **state) {
   char *fresh = ha_test_path(dir, "new"); /* must not be created by a failing compare */
   char trace[4096], run[4096];
   snprintf(trace, sizeof trace, "%s", ha_test_src(LARSON_TRACE));
-  snprintf(run, sizeof run, "%s", ha_test_src("analysis/tests/data/every-op.seed-buggy.json"));
+  snprintf(run, sizeof run, "%s", ha_test_src("sim/tests/golden/every-op.seed-buggy.json"));
   const struct {
     const char *args[10];
     const char *msg;

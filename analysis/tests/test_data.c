@@ -53,12 +53,12 @@ static void golden_case(const char *run_rel, const char *detail_rel, const char 
 }
 
 static void test_data_golden_every_op(void **state) {
-  golden_case("analysis/tests/data/every-op.seed-buggy.json", NULL, "every-op");
+  golden_case("sim/tests/golden/every-op.seed-buggy.json", NULL, "every-op");
 }
 
 static void test_data_golden_larson_phase1(void **state) {
-  golden_case("analysis/tests/data/larson-small.phase1.json",
-              "analysis/tests/data/larson-small.phase1.ss.jsonl", "larson-small-phase1");
+  golden_case("sim/tests/golden/larson-small.phase1.json",
+              "sim/tests/golden/larson-small.phase1.ss.jsonl", "larson-small-phase1");
 }
 
 /* Last data row of a file, split into numbers. */
@@ -91,8 +91,8 @@ static int count_rows(const char *path) {
 
 /* The data say what the summary says: cumulative maps, trims, the end state. */
 static void test_data_agrees_with_summary(void **state) {
-  const char *runs[] = {"analysis/tests/data/every-op.seed-buggy.json",
-                        "analysis/tests/data/larson-small.phase1.json"};
+  const char *runs[] = {"sim/tests/golden/every-op.seed-buggy.json",
+                        "sim/tests/golden/larson-small.phase1.json"};
   for (size_t r = 0; r < 2; r++) {
     char *dir = ha_test_mkdir();
     json_t *run;
@@ -128,7 +128,7 @@ static void test_data_occupancy_sums_to_live(void **state) {
   char *dir = ha_test_mkdir();
   json_t *run;
   ha_err err;
-  assert_int_equal(ha_run_load(ha_test_src("analysis/tests/data/larson-small.phase1.json"), &run, &err), 0);
+  assert_int_equal(ha_run_load(ha_test_src("sim/tests/golden/larson-small.phase1.json"), &run, &err), 0);
   assert_int_equal(ha_plot_data(run, NULL, dir, &err), 0);
   char *p = ha_test_path(dir, "occupancy.dat");
   FILE *f = fopen(p, "r");
@@ -162,7 +162,7 @@ static void test_data_nan_where_undefined(void **state) {
   char *dir = ha_test_mkdir();
   json_t *run;
   ha_err err;
-  assert_int_equal(ha_run_load(ha_test_src("analysis/tests/data/every-op.seed-buggy.json"), &run, &err), 0);
+  assert_int_equal(ha_run_load(ha_test_src("sim/tests/golden/every-op.seed-buggy.json"), &run, &err), 0);
   json_t *s = json_array_get(json_object_get(run, "samples"), 0);
   json_object_set_new(s, "live_req_bytes", json_integer(0));
   json_object_set_new(json_object_get(s, "frees_interval"), "local", json_integer(0));
@@ -192,6 +192,55 @@ static void expect_load_error(const char *path, const char *needle) {
   if (!strstr(err.msg, path) || !strstr(err.msg, needle)) fail_msg("message '%s' lacks '%s'", err.msg, needle);
 }
 
+/* A valid run with one field broken: every reader refuses it at load, exit
+ * 2 naming the field (plot read "frees_interval": [] as LLONG_MIN twice and
+ * summed them: a signed overflow under UBSan). */
+static void test_data_run_fields_checked(void **state) {
+  static const struct {
+    const char *path, *value, *msg;
+  } cases[] = {
+      {"samples.0.frees_interval", "[]", "samples[0].frees_interval: expected object, got an array"},
+      {"samples.1.frees_interval.local", "\"3\"", "samples[1].frees_interval.local: expected integer, got a string"},
+      {"samples.2.t", "-1", "samples[2].t: below the minimum 0"},
+      {"samples.0.occupancy_hist", "[1,2]", "samples[0].occupancy_hist: fewer than 11 items"},
+      {"samples.0.utilization", "null", "samples[0].utilization: expected number, got null"},
+      {"events.0.type", "\"frob\"", "events[0].type: not one of"},
+      {"events.0.t", "1.5", "events[0].t: expected integer, got a real number"},
+      {"summary.oom", "3", "summary.oom: expected boolean or object, got an integer"},
+      {"summary.fragmentation.jw4", "\"big\"", "summary.fragmentation.jw4: expected number or null"},
+      {"summary.events", "null", "summary.events: expected integer, got null"},
+      {"config.ss_lg", "99", "config.ss_lg: above the maximum 22"},
+      {"trace.hash", "\"crc:1\"", "trace.hash: does not match"},
+      {"samples", "{}", "samples: expected array, got an object"},
+  };
+  char *dir = ha_test_mkdir();
+  json_t *good = json_load_file(ha_test_src("sim/tests/golden/every-op.seed-buggy.json"), JSON_PRESERVE_ORDER, NULL);
+  assert_non_null(good);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    json_t *run = json_deep_copy(good);
+    /* Set the value at the dotted path (the parent must exist). */
+    char parent[128];
+    snprintf(parent, sizeof parent, "%s", cases[i].path);
+    char *dot = strrchr(parent, '.');
+    json_t *holder = dot ? (*dot = '\0', ha_path_get(run, parent)) : run;
+    const char *key = dot ? dot + 1 : cases[i].path;
+    json_t *v = json_loads(cases[i].value, JSON_DECODE_ANY, NULL);
+    assert_non_null(holder);
+    assert_non_null(v);
+    if (json_is_array(holder)) assert_int_equal(json_array_set_new(holder, (size_t)atoi(key), v), 0);
+    else assert_int_equal(json_object_set_new(holder, key, v), 0);
+    char name[32];
+    snprintf(name, sizeof name, "bad%zu.json", i);
+    char *path = ha_test_path(dir, name);
+    assert_int_equal(json_dump_file(run, path, 0), 0);
+    json_decref(run);
+    expect_load_error(path, cases[i].msg);
+    free(path);
+  }
+  json_decref(good);
+  ha_test_rmdir(dir);
+}
+
 static void test_data_run_load_errors(void **state) {
   char *dir = ha_test_mkdir();
   char *missing = ha_test_path(dir, "missing.json");
@@ -202,7 +251,7 @@ static void test_data_run_load_errors(void **state) {
   expect_load_error(trace, "not a hakreplay run");
   char *nosamples = ha_test_write(dir, "nos.json",
       "{\"schema\":{\"name\":\"hakreplay-run\",\"version\":1},\"events\":[],\"summary\":{},\"config\":{}}");
-  expect_load_error(nosamples, "no samples");
+  expect_load_error(nosamples, "the document: missing field \"trace\" (docs/run.schema.json)");
   char *v2 = ha_test_write(dir, "v2.json", "{\"schema\":{\"name\":\"hakreplay-run\",\"version\":2}}");
   expect_load_error(v2, "version");
   free(missing);
@@ -217,7 +266,7 @@ static void test_data_ssdetail_errors(void **state) {
   char *dir = ha_test_mkdir();
   json_t *run;
   ha_err err;
-  assert_int_equal(ha_run_load(ha_test_src("analysis/tests/data/every-op.seed-buggy.json"), &run, &err), 0);
+  assert_int_equal(ha_run_load(ha_test_src("sim/tests/golden/every-op.seed-buggy.json"), &run, &err), 0);
   static const struct {
     const char *text, *needle;
   } cases[] = {
@@ -272,6 +321,7 @@ int main(void) {
       cmocka_unit_test(test_data_occupancy_sums_to_live),
       cmocka_unit_test(test_data_nan_where_undefined),
       cmocka_unit_test(test_data_run_load_errors),
+      cmocka_unit_test(test_data_run_fields_checked),
       cmocka_unit_test(test_data_ssdetail_errors),
       cmocka_unit_test(test_data_path_get),
   };

@@ -19,9 +19,9 @@
 #include "ha.h"
 #include "ha_testutil.h"
 
-#define LARSON "analysis/tests/data/larson-small.phase1.json"
-#define LARSON_SS "analysis/tests/data/larson-small.phase1.ss.jsonl"
-#define EVERY "analysis/tests/data/every-op.seed-buggy.json"
+#define LARSON "sim/tests/golden/larson-small.phase1.json"
+#define LARSON_SS "sim/tests/golden/larson-small.phase1.ss.jsonl"
+#define EVERY "sim/tests/golden/every-op.seed-buggy.json"
 
 static const char *const plot_names[] = {"ladder", "superslabs", "occupancy", "ssdetail",
                                          "remote", "trim", "drift"};

@@ -2,7 +2,13 @@
  * runs, determinism across runs, encodings and CPU counts, the seed's story
  * in miniature, OOM (exit 3, run.json still written), the corruption check
  * (exit 4), bad input and usage (exit 2, no output file), free mode, and
- * --ss-detail. Set HR_UPDATE_GOLDEN=1 to rewrite the golden files. */
+ * --ss-detail. Set HR_UPDATE_GOLDEN=1 to rewrite the golden files
+ * (scripts/regen-golden.sh does, with every other golden of the project).
+ *
+ * The golden run.json files are complete, valid runs (the analysis tests
+ * read them as their fixtures): what differs between machines is set to
+ * fixed values, trace.path to the trace's path in the source tree and host
+ * to zeros. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,6 +65,21 @@ static json_int_t sum_int(json_t *run, const char *key) {
   return json_integer_value(json_object_get(summary(run), key));
 }
 
+/* run.json as written, with trace.path and host set to what every machine
+ * agrees on (keys keep their places). */
+static json_t *load_golden_run(const char *path, const char *trace_rel) {
+  json_error_t e;
+  json_t *d = json_load_file(path, JSON_PRESERVE_ORDER, &e);
+  if (!d) fail_msg("%s: %s (line %d)", path, e.text, e.line);
+  json_object_set_new(json_object_get(d, "trace"), "path", json_string(trace_rel));
+  json_object_set_new(d, "host",
+                      json_pack("{sf sf si si si ss si ss ss si}", "wall_seconds", 0.0,
+                                "events_per_second", 0.0, "peak_rss_bytes", 0, "minor_faults", 0,
+                                "major_faults", 0, "cpu", "(golden: not measured)", "cpus", 1,
+                                "kernel", "", "machine", "", "os_threads", 0));
+  return d;
+}
+
 static void check_golden(json_t *run, const char *golden_rel) {
   const char *golden = source(golden_rel);
   if (getenv("HR_UPDATE_GOLDEN")) {
@@ -83,7 +104,7 @@ static void test_replay_golden_every_op(void **state) {
   const char *out = in_dir(0, dir, "run.json");
   const char *extra[] = {"--variant", "seed-buggy", NULL};
   assert_int_equal(replay(source("traces/samples/every-op.json"), out, extra, NULL), 0);
-  json_t *run = load_run(out);
+  json_t *run = load_golden_run(out, "traces/samples/every-op.json");
   /* Facts of the hand-written trace, beside the golden comparison. */
   assert_int_equal(sum_int(run, "events"), 14);
   assert_int_equal(sum_int(run, "threads_started"), 3);
@@ -102,8 +123,42 @@ static void test_replay_golden_larson_small(void **state) {
   const char *extra[] = {"--variant", "adopt", "--opt", "idle_trim_ms=1", "--sample-every",
                          "50", NULL};
   assert_int_equal(replay(source("traces/samples/larson-small.jsonl"), out, extra, NULL), 0);
-  json_t *run = load_run(out);
+  json_t *run = load_golden_run(out, "traces/samples/larson-small.jsonl");
   check_golden(run, "sim/tests/golden/larson-small.adopt.json");
+  json_decref(run);
+  ha_test_rmdir(dir);
+}
+
+/* A text file byte for byte against its golden copy. */
+static void check_golden_text(const char *path, const char *golden_rel) {
+  char *got = ha_test_slurp(path, NULL);
+  assert_non_null(got);
+  if (getenv("HR_UPDATE_GOLDEN")) {
+    FILE *f = fopen(source(golden_rel), "w");
+    assert_non_null(f);
+    fputs(got, f);
+    assert_int_equal(fclose(f), 0);
+  }
+  char *want = ha_test_slurp(source(golden_rel), NULL);
+  if (!want) fail_msg("%s missing (HR_UPDATE_GOLDEN=1 writes it)", golden_rel);
+  if (strcmp(got, want)) fail_msg("%s differs from %s", path, golden_rel);
+  free(got);
+  free(want);
+}
+
+/* larson-small under phase1 with a trim every 100 events, sampled every 40
+ * events with --ss-detail: the analysis tests' Larson fixture (trims,
+ * a sawtooth, the heat map's data), so it is what the replayer writes today. */
+static void test_replay_golden_larson_phase1(void **state) {
+  (void)state;
+  char *dir = ha_test_mkdir();
+  const char *out = in_dir(0, dir, "run.json"), *detail = in_dir(1, dir, "ss.jsonl");
+  const char *extra[] = {"--variant", "phase1", "--ops-per-ms", "1", "--sample-every", "40",
+                         "--ss-detail", detail, NULL};
+  assert_int_equal(replay(source("traces/samples/larson-small.jsonl"), out, extra, NULL), 0);
+  json_t *run = load_golden_run(out, "traces/samples/larson-small.jsonl");
+  check_golden(run, "sim/tests/golden/larson-small.phase1.json");
+  check_golden_text(detail, "sim/tests/golden/larson-small.phase1.ss.jsonl");
   json_decref(run);
   ha_test_rmdir(dir);
 }
@@ -615,6 +670,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_golden_every_op),
       cmocka_unit_test(test_replay_golden_larson_small),
+      cmocka_unit_test(test_replay_golden_larson_phase1),
       cmocka_unit_test(test_replay_deterministic),
       cmocka_unit_test(test_replay_encodings_agree),
       cmocka_unit_test(test_replay_seed_story),
