@@ -67,15 +67,29 @@ static int check_child(walk *w, const json_t *s, const json_t *v, char *path, co
   return rc;
 }
 
-static int check(walk *w, const json_t *s, const json_t *v, char *path) {
+/* Every keyword of the schema is one check() knows (checked once). */
+static int keywords_known(const json_t *s, ha_err *err) {
   const char *key;
   json_t *k;
   json_object_foreach((json_t *)s, key, k) {
     int known = 0;
     for (size_t i = 0; i < sizeof known_keywords / sizeof *known_keywords; i++)
       known |= !strcmp(key, known_keywords[i]);
-    if (!known) return ha_fail(w->err, HA_ERR_INTERNAL, "run.schema.json: keyword %s not supported", key);
+    if (!known) return ha_fail(err, HA_ERR_INTERNAL, "run.schema.json: keyword %s not supported", key);
+    /* Subschemas: under properties and $defs (by name), items (one). */
+    if (!strcmp(key, "properties") || !strcmp(key, "$defs")) {
+      const char *name;
+      json_t *sub;
+      json_object_foreach(k, name, sub) if (keywords_known(sub, err)) return HA_ERR_INTERNAL;
+    } else if (!strcmp(key, "items") && keywords_known(k, err)) {
+      return HA_ERR_INTERNAL;
+    }
   }
+  return 0;
+}
+
+static int check(walk *w, const json_t *s, const json_t *v, char *path) {
+  const char *key;
   const json_t *ref = json_object_get(s, "$ref");
   if (ref) {
     const char *r = json_string_value(ref);
@@ -178,6 +192,11 @@ int ha_run_validate(const json_t *run, const char *file, ha_err *err) {
     json_error_t je;
     schema = text ? json_loads(text, 0, &je) : NULL;
     if (!schema) return ha_fail(err, HA_ERR_INTERNAL, "run.schema.json: not embedded or not valid JSON");
+    if (keywords_known(schema, err)) {
+      json_decref(schema);
+      schema = NULL;
+      return HA_ERR_INTERNAL;
+    }
   }
   walk w = {schema, file, err};
   char path[HA_PATH_MAX] = "";
