@@ -10,11 +10,11 @@
 
 #include <jansson.h>
 
-/* Exit codes (../shared/design/architecture.md); 3 (OOM) is the replayer's. */
+/* Exit codes (docs/architecture.md); 3 (OOM) is the replayer's. */
 #define HA_EXIT_OK 0
 #define HA_EXIT_NO 1       /* a verdict said no: check found a regression */
-#define HA_EXIT_USAGE 2    /* bad input or usage */
-#define HA_EXIT_INTERNAL 4 /* internal error (gnuplot failed, I/O error, ...) */
+#define HA_EXIT_USAGE 2    /* bad input or usage, or an output that cannot be written */
+#define HA_EXIT_INTERNAL 4 /* internal error (gnuplot failed, a replay crashed, ...) */
 
 /* Errors returned by the library calls: the negated exit code. */
 #define HA_ERR_INPUT (-2)
@@ -32,8 +32,14 @@ int ha_plot_main(int argc, char **argv);
 int ha_compare_main(int argc, char **argv, const char *presets);
 int ha_check_main(int argc, char **argv);
 
-/* Loads a run.json (schema hakreplay-run) into *run (caller json_decref's). */
+/* Loads a run.json into *run (caller json_decref's): it must be a
+ * hakreplay-run that satisfies docs/run.schema.json, else HA_ERR_INPUT
+ * naming PATH and the first bad field.  A libhakmem.so sample file
+ * (.jsonl) is wrapped as a run of its samples. */
 int ha_run_load(const char *path, json_t **run, ha_err *err);
+/* The checks of ha_run_load on a document already parsed (PATH for
+ * messages): 0 or HA_ERR_INPUT. */
+int ha_run_accept(const json_t *doc, const char *path, ha_err *err);
 
 /* The value at a dotted path ("summary.ss_freed", "samples.-1.ss.live":
  * integers index arrays, negative from the end), or NULL.  Borrowed. */

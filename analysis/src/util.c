@@ -86,20 +86,23 @@ int ha_run_load(const char *path, json_t **run, ha_err *err) {
   json_t *j;
   int rc = ha_json_load(path, &j, err);
   if (rc) return rc;
-  const char *name = json_string_value(ha_path_get(j, "schema.name"));
-  const char *what = NULL;
-  if (!name || strcmp(name, "hakreplay-run")) what = "not a hakreplay run (schema.name is not \"hakreplay-run\")";
-  else if (json_integer_value(ha_path_get(j, "schema.version")) != 1) what = "schema.version is not 1";
-  if (what) {
-    json_decref(j);
-    return ha_fail(err, HA_ERR_INPUT, "%s: %s", path, what);
-  }
-  /* Then every field, against the schema: the readers rely on it. */
-  if ((rc = ha_run_validate(j, path, err))) {
+  if ((rc = ha_run_accept(j, path, err))) {
     json_decref(j);
     return rc;
   }
   *run = j;
+  return 0;
+}
+
+int ha_run_accept(const json_t *j, const char *path, ha_err *err) {
+  int rc;
+  const char *name = json_string_value(ha_path_get(j, "schema.name"));
+  const char *what = NULL;
+  if (!name || strcmp(name, "hakreplay-run")) what = "not a hakreplay run (schema.name is not \"hakreplay-run\")";
+  else if (json_integer_value(ha_path_get(j, "schema.version")) != 1) what = "schema.version is not 1";
+  if (what) return ha_fail(err, HA_ERR_INPUT, "%s: %s", path, what);
+  /* Then every field, against the schema: the readers rely on it. */
+  if ((rc = ha_run_validate(j, path, err))) return rc;
   return 0;
 }
 
