@@ -43,22 +43,22 @@ static char *baseline(const char *dir, const char *metrics) {
 static void test_check_pass(void **state) {
   char *dir = ha_test_mkdir();
   char *b = baseline(dir,
-      "\"summary.ss_allocated\": {\"max\": 19, \"min\": 19},"
+      "\"summary.ss_allocated\": {\"max\": 22, \"min\": 22},"
       "\"summary.ss_freed\": {\"equals\": 0},"
       "\"summary.oom\": {\"equals\": false, \"note\": \"no OOM\"},"
       "\"config.preset\": {\"equals\": \"phase1\"},"
       "\"summary.trims\": {\"max_ratio\": 1.0, \"recorded\": 8},"
-      "\"summary.peak_ss_mapped_bytes\": {\"min_ratio\": 0.5, \"recorded\": 79691776},"
-      "\"samples.-1.ss.live\": {\"equals\": 19.0}");
+      "\"summary.peak_ss_mapped_bytes\": {\"min_ratio\": 0.5, \"recorded\": 92274688},"
+      "\"samples.-1.ss.live\": {\"equals\": 22.0}");
   char *out, *err;
   int rc = check(run_path, b, &out, &err);
   if (rc != 0) fail_msg("exit %d: %s%s", rc, out, err);
   assert_non_null(strstr(out, "summary.ss_allocated"));
-  assert_non_null(strstr(out, "<= 19"));
-  assert_non_null(strstr(out, ">= 19"));
+  assert_non_null(strstr(out, "<= 22"));
+  assert_non_null(strstr(out, ">= 22"));
   assert_non_null(strstr(out, "== \"phase1\""));
   assert_non_null(strstr(out, "<= 8 (1x of 8)"));
-  assert_non_null(strstr(out, ">= 39845888 (0.5x of 79691776)"));
+  assert_non_null(strstr(out, ">= 46137344 (0.5x of 92274688)"));
   assert_non_null(strstr(out, "check: pass: 8 bounds hold"));
   assert_null(strstr(out, "REGRESSION"));
   assert_string_equal(err, "");
@@ -73,8 +73,8 @@ static void test_check_regression(void **state) {
   static const struct {
     const char *metric, *line;
   } cases[] = {
-      {"\"summary.ss_allocated\": {\"max\": 18}", "<= 18"},
-      {"\"summary.ss_allocated\": {\"min\": 20}", ">= 20"},
+      {"\"summary.ss_allocated\": {\"max\": 21}", "<= 21"},
+      {"\"summary.ss_allocated\": {\"min\": 23}", ">= 23"},
       {"\"summary.ss_freed\": {\"equals\": 1}", "== 1"},
       {"\"config.preset\": {\"equals\": \"adopt\"}", "== \"adopt\""},
       {"\"summary.ss_allocated\": {\"max_ratio\": 1.1, \"recorded\": 10}", "<= 11 (1.1x of 10)"},
@@ -210,7 +210,7 @@ static void test_check_record_then_check(void **state) {
   json_t *live = json_object_get(m, "summary.ss_live_end");
   assert_non_null(live);
   assert_true(json_real_value(json_object_get(live, "max_ratio")) == 1.25);
-  assert_int_equal(json_integer_value(json_object_get(live, "recorded")), 19);
+  assert_int_equal(json_integer_value(json_object_get(live, "recorded")), 22);
   assert_true(json_real_value(json_object_get(json_object_get(m, "summary.ss_freed"), "min_ratio")) == 0.75);
   assert_true(json_is_false(json_object_get(json_object_get(m, "summary.oom"), "equals")));
   json_decref(base);

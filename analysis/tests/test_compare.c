@@ -133,7 +133,7 @@ static void test_compare_oom_variant(void **state) {
   int rc = compare(args, &out, &err);
   if (rc != 0) fail_msg("exit %d: %s", rc, err);
   assert_non_null(strstr(out, "| metric | seed-buggy+ss_map_limit=6 (OOM) | adopt+ss_map_limit=6 |"));
-  assert_non_null(strstr(out, "| out of memory | OOM at t=583 (6 SuperSlabs) | no |"));
+  assert_non_null(strstr(out, "| out of memory | OOM at t=581 (6 SuperSlabs) | no |"));
   assert_non_null(strstr(out, "ratio to the first variant (seed-buggy+ss_map_limit=6)"));
   json_t *run = load_json(dir, "seed-buggy/run.json");
   assert_string_equal(json_string_value(ha_path_get(run, "config.preset")), "seed-buggy");

@@ -173,7 +173,7 @@ static void test_plot_titles_and_axes(void **state) {
   const char *dir = shared;
   for (size_t i = 0; i < NPLOTS; i++) {
     char *svg = file_in(dir, plot_names[i], ".svg", NULL);
-    if (!strstr(svg, "trace larson-small.jsonl (larson, 840 events) - variant phase1"))
+    if (!strstr(svg, "trace larson-small.jsonl (larson, 844 events) - variant phase1"))
       fail_msg("%s.svg: no trace and variant in the title", plot_names[i]);
     assert_non_null(strstr(svg, "event index (trace events)"));
     assert_non_null(strstr(svg, "logical time (ms at 1 events/ms)"));
@@ -197,7 +197,7 @@ static void test_plot_index_html(void **state) {
     snprintf(img, sizeof img, "<img src=\"%s.png\"", plot_names[i]);
     if (!strstr(html, img)) fail_msg("index.html lacks %s", img);
   }
-  assert_non_null(strstr(html, "<td>SuperSlabs mapped (total)</td><td>19</td>"));
+  assert_non_null(strstr(html, "<td>SuperSlabs mapped (total)</td><td>22</td>"));
   assert_non_null(strstr(html, "<td>trim passes</td><td>8</td>"));
   assert_non_null(strstr(html, "<td>preset</td><td>&quot;phase1&quot;</td>"));
   free(html);

@@ -248,9 +248,12 @@ static void test_replay_seed_story(void **state) {
   assert_true(sum_int(r[0], "accounting_drift_end") > 0);
   assert_true(sum_int(r[0], "logically_nonempty_but_empty_end") > 0);
   assert_int_equal(sum_int(r[0], "ss_allocated"), sum_int(r[0], "ss_live_end"));
-  /* One SuperSlab per class (5) per thread: 4 x 30 workers plus main. */
-  assert_true(sum_int(r[0], "ss_allocated") >= 4 * 121);
-  assert_true(sum_int(r[0], "ss_allocated") <= 5 * 121);
+  /* One SuperSlab per class per thread, 4 x 30 workers plus main: larson's
+   * five (8..128), and the 512-byte class of the DTV glibc callocs for
+   * every new thread, in the thread that starts it (all but the last of
+   * each chain). */
+  assert_true(sum_int(r[0], "ss_allocated") >= 5 * 121);
+  assert_true(sum_int(r[0], "ss_allocated") <= 6 * 121);
   assert_true(sum_int(r[1], "ss_freed") > 0);
   assert_true(sum_int(r[1], "ss_peak") < sum_int(r[0], "ss_peak") / 2);
   assert_int_equal(sum_int(r[1], "accounting_drift_end"), 0);
@@ -283,7 +286,11 @@ static void test_replay_oom_writes_run_and_exits_3(void **state) {
   assert_string_equal(json_string_value(json_object_get(oom, "type")), "oom");
   json_int_t ss = json_integer_value(json_object_get(oom, "ss_live"));
   json_int_t maps = json_integer_value(json_object_get(oom, "thread_maps"));
-  assert_int_equal(ss + maps, 100); /* SuperSlabs and thread stacks meet the limit */
+  /* SuperSlabs and thread stacks meet the limit: the SuperSlab that did
+   * not fit is the first to exceed it, or a thread's start stepped over it
+   * by its two mappings just before (glibc's DTV calloc by the parent
+   * needs a SuperSlab right after every start). */
+  assert_true(ss + maps >= 100 && ss + maps <= 102);
   json_t *ml = json_object_get(summary(run), "map_limit");
   assert_int_equal(json_integer_value(json_object_get(ml, "ss_mappings")), ss);
   assert_int_equal(json_integer_value(json_object_get(ml, "thread_mappings")), maps);

@@ -37,12 +37,25 @@ typedef struct ht_larson_params {
     uint32_t chunks;      /* blocks per slot */
     uint32_t rounds;      /* a thread does rounds x chunks free+alloc pairs */
     unsigned long seed;   /* larson's seed, as (unsigned) atoi(argv[6]) */
-    uint32_t generations; /* threads per slot chain (replaces the time bound) */
+    uint32_t generations; /* threads per slot chain (replaces the time bound), at least 1 */
     uint32_t quantum;     /* slots interleave round-robin in runs of this many ops */
+    /* glibc's allocation for every new thread: pthread_create callocs the
+     * new thread's DTV (its table of thread-local storage) in the creating
+     * thread, and it is freed only when the stack is reused, which never
+     * happens in Larson (its threads are never joined).  Emitted by the
+     * parent right after each thread_start as calloc(bytes / 16, 16), a
+     * block id of its own (N + tid - 1), never freed; 0 leaves it out.  A
+     * multiple of 16 (the entries are 16 bytes on 64-bit targets). */
+    uint32_t thread_tls_bytes;
 } ht_larson_params;
+/* glibc 2.36 on x86-64 for mimalloc-bench's larson: calloc(20, 16).  The
+ * entry count is 16 + the modules with thread-local storage, so it varies
+ * by program and preload (docs/trace-format.md says how to measure it). */
+#define HT_LARSON_TLS_BYTES 320
+#define HT_LARSON_TLS_ENTRY 16
 /* The seed's run: 4 threads, 8..128 B, 1024 chunks, 1 round, seed 12345,
- * 2000 generations (~2 s at 4.19 M ops/s), quantum 64. */
-#define HT_LARSON_DEFAULTS {4, 8, 128, 1024, 1, 12345, 2000, 64}
+ * 2000 generations (~2 s at 4.19 M ops/s), quantum 64, glibc's DTV. */
+#define HT_LARSON_DEFAULTS {4, 8, 128, 1024, 1, 12345, 2000, 64, HT_LARSON_TLS_BYTES}
 int ht_gen_larson(const ht_larson_params *p, ht_emit_fn emit, void *ctx);
 /* Exact number of events ht_gen_larson emits for P. */
 uint64_t ht_larson_event_count(const ht_larson_params *p);

@@ -6,7 +6,10 @@
  * starts its successor and exits.  Block ids are array slots: the block
  * in slot k keeps its id across free and re-alloc, so ids stay < N.  The
  * only freedom, the interleaving of slots, is round-robin in runs of
- * `quantum` alloc/free operations.  Memory: O(threads x chunks).
+ * `quantum` alloc/free operations.  Beside larson's own calls, glibc's:
+ * every pthread_create callocs the new thread's DTV in the parent
+ * (thread_tls_bytes, ht_gen.h), never freed because larson never joins.
+ * Memory: O(threads x chunks).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -33,6 +36,8 @@ static int check_params(const ht_larson_params *p)
         return HT_EUSAGE;
     if ((uint64_t)p->threads * p->generations + 1 > HT_MAX_THREADS)
         return HT_EUSAGE;
+    if (p->thread_tls_bytes % HT_LARSON_TLS_ENTRY != 0)
+        return HT_EUSAGE;
     return 0;
 }
 
@@ -41,9 +46,22 @@ uint64_t ht_larson_event_count(const ht_larson_params *p)
     uint64_t n = (uint64_t)p->threads * p->chunks;
     uint64_t pairs = (uint64_t)p->rounds * p->chunks;
     uint64_t ev = 9 * n;
+    uint64_t per_thread = 2 * pairs + 2 + (p->thread_tls_bytes ? 1 : 0);
     if (p->generations > 0)
-        ev += (uint64_t)p->threads * p->generations * (2 * pairs + 2);
+        ev += (uint64_t)p->threads * p->generations * per_thread;
     return ev;
+}
+
+/* glibc's pthread_create, in the parent: the new thread's DTV, calloc'd
+ * and never freed (ids above the slots: N + tid - 1). */
+static inline int emit_tls(const ht_larson_params *p, uint64_t N, uint32_t parent, uint32_t child,
+                           ht_emit_fn emit, void *ctx)
+{
+    if (!p->thread_tls_bytes)
+        return 0;
+    ht_event ev = {.op = HT_OP_CALLOC, .tid = parent, .id = N + child - 1,
+                   .n = p->thread_tls_bytes / HT_LARSON_TLS_ENTRY, .size = HT_LARSON_TLS_ENTRY};
+    return emit(ctx, &ev);
 }
 
 /* larson draws a size only when the range is nonempty. */
@@ -108,7 +126,8 @@ int ht_gen_larson(const ht_larson_params *p, ht_emit_fn emit, void *ctx)
         ht_lran2_init(&s[i].rng, seed_i);
         s[i].tid = next_tid++;
         ev = (ht_event){.op = HT_OP_THREAD_START, .tid = s[i].tid, .parent = 0};
-        rc = emit(ctx, &ev);
+        if ((rc = emit(ctx, &ev)) == 0)
+            rc = emit_tls(p, N, 0, s[i].tid, emit, ctx);
     }
 
     /* Round-robin over the slots, runs of `quantum` operations each. */
@@ -132,14 +151,16 @@ int ht_gen_larson(const ht_larson_params *p, ht_emit_fn emit, void *ctx)
                     break;
                 if (++sl->pairs < pairs_per_thread)
                     continue;
-                /* The thread's work is done: start the successor, then exit. */
+                /* The thread's work is done: start the successor (glibc
+                 * callocs its DTV here), then exit. */
                 uint32_t old = sl->tid;
                 if (sl->gen + 1 < p->generations) {
                     sl->tid = next_tid++;
                     sl->gen++;
                     sl->pairs = 0;
                     ev = (ht_event){.op = HT_OP_THREAD_START, .tid = sl->tid, .parent = old};
-                    if ((rc = emit(ctx, &ev)) != 0)
+                    if ((rc = emit(ctx, &ev)) != 0 ||
+                        (rc = emit_tls(p, N, old, sl->tid, emit, ctx)) != 0)
                         break;
                 } else {
                     sl->done = true;

@@ -116,7 +116,7 @@ gen)
     expect 0 "$hk" validate "$tmp/l.hkt"; has "$tmp/out" "7 threads"
     expect 0 "$hk" validate --mmap "$tmp/l.hkt"; has "$tmp/out" "7 threads"
     expect 0 "$hk" gen larson --threads=2 --chunks=64 --generations=3 --quantum 1 -o "$tmp/l1.jsonl"
-    expect 0 "$hk" stats --json "$tmp/l1.jsonl"; has "$tmp/out" '"events": 1932'
+    expect 0 "$hk" stats --json "$tmp/l1.jsonl"; has "$tmp/out" '"events": 1938'
     expect 0 "$hk" gen prodcons --blocks 1000 -o "$tmp/p.jsonl"
     expect 0 "$hk" stats "$tmp/p.jsonl"; has "$tmp/out" "(1.0000)"
     expect 0 "$hk" gen churn --waves 10 -o "$tmp/c.json"

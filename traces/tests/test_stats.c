@@ -58,8 +58,10 @@ static void test_stats_larson_remote_fraction(void **state)
     assert_int_equal(ht_gen_larson(&p, add, &s), 0);
     double f = (double)s.remote_frees / (double)s.frees;
     assert_true(f > 0.60 && f < 0.66);
-    assert_int_equal(s.peak_live_blocks, 4096);
-    assert_int_equal(s.live_blocks, 4096);
+    /* larson's 4,096 blocks, and glibc's DTV of each of the 800 threads,
+     * never freed (larson never joins a thread). */
+    assert_int_equal(s.peak_live_blocks, 4096 + 4 * 200);
+    assert_int_equal(s.live_blocks, 4096 + 4 * 200);
     assert_int_equal(s.max_concurrent, 1 + 4 + 1);
     ht_stats_free(&s);
 }

@@ -44,6 +44,9 @@ static const param larson_params[] = {
     {"seed", P_SEED, &larson.seed, "larson's seed (read as larson reads argv[6])"},
     {"generations", P_U32, &larson.generations, "threads per slot chain (at least 1)"},
     {"quantum", P_U32, &larson.quantum, "slots interleave round-robin in runs of Q ops"},
+    {"thread-tls-bytes", P_U32, &larson.thread_tls_bytes,
+     "glibc's calloc per new thread (its DTV) by the creator, never\n"
+     "                     freed; 0 = none; a multiple of 16 (glibc 2.36 x86-64: calloc(20, 16))"},
     {NULL, P_U32, NULL, NULL},
 };
 static const param prodcons_params[] = {
@@ -118,11 +121,16 @@ static void print_help(FILE *f, const kind *k)
     }
     fprintf(f, "usage: haktrace gen %s [--PARAM VALUE]... -o FILE\n%s.\nparameters (default):\n",
             k->name, k->summary);
+    int w = 12;
     for (const param *p = k->params; p->name; p++)
-        fprintf(f, "  --%-12s %s (%llu)\n", p->name, p->help,
+        if ((int)strlen(p->name) > w)
+            w = (int)strlen(p->name);
+    for (const param *p = k->params; p->name; p++)
+        fprintf(f, "  --%-*s %s (%llu)\n", w, p->name, p->help,
                 (unsigned long long)param_value(p));
-    fprintf(f, "  -o FILE        output trace; .json, .jsonl or .hkt\n"
-               "See docs/trace-format.md (Generators) for what each workload models.\n");
+    fprintf(f, "  %-*s output trace; .json, .jsonl or .hkt\n"
+               "See docs/trace-format.md (Generators) for what each workload models.\n",
+            w + 2, "-o FILE");
 }
 
 static int set_param(const param *p, const char *kind_name, const char *val)
