@@ -1,16 +1,26 @@
-/* rec_larson.c — a Larson-like program (shared/design/larson.md) for
- * recording: the warm-up by the main thread, then per slot a chain of
- * threads, each doing rounds x chunks free+alloc pairs on its slot's blocks
- * before it starts its successor and exits.  A count of generations
- * replaces larson's time bound, so the same arguments always do the same
- * work.  Each thread joins its predecessor and the main thread joins the
- * last of each chain, so every thread has fully ended (TLS destructors
- * included) before the program exits and dead stacks never pile up.
+/* rec_larson.c — a Larson-like program (docs/larson.md) for recording:
+ * the warm-up by the main thread, then per slot a chain of threads, each
+ * doing rounds x chunks free+alloc pairs on its slot's blocks before it
+ * starts its successor and exits.  A count of generations replaces
+ * larson's time bound, so the same arguments always do the same work.
+ * Each thread joins its predecessor and the main thread joins the last of
+ * each chain, so every thread has fully ended (TLS destructors included)
+ * before the program exits and dead stacks never pile up.
  *
- * usage: rec-larson THREADS MIN MAX CHUNKS ROUNDS SEED GENERATIONS
- * prints the elapsed seconds and operations per second on stdout.
+ * --never-join does what mimalloc-bench's larson does: threads are created
+ * joinable and never joined, so no stack (nor glibc's DTV, the table of
+ * thread-local storage that pthread_create callocs for each new thread)
+ * is ever reused, and every pthread_create makes that calloc; the main
+ * thread waits for the chains to end and exits with them unjoined.
+ *
+ * usage: rec-larson [--never-join] THREADS MIN MAX CHUNKS ROUNDS SEED GENERATIONS
+ * prints the number of loaded modules with thread-local storage (glibc's
+ * DTV has 16 more entries than that: 14 spare and 2 of its own), then the
+ * elapsed seconds and operations per second, on stdout.
  */
+#include <link.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +65,7 @@ typedef struct slot {
 } slot;
 
 static int g_min, g_max, g_chunks, g_rounds;
+static bool g_never_join;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_done = PTHREAD_COND_INITIALIZER;
 static int g_running;
@@ -67,7 +78,7 @@ static size_t draw_size(lran2 *r)
 static void *worker(void *p)
 {
     slot *s = p;
-    if (s->has_prev)
+    if (s->has_prev && !g_never_join)
         pthread_join(s->prev, NULL);
     for (long k = 0; k < (long)g_rounds * g_chunks; k++) {
         int v = (int)(lran2_next(&s->rng) % g_chunks);
@@ -89,12 +100,32 @@ static void *worker(void *p)
     return NULL;
 }
 
+/* Modules (the program, its libraries, preloads) with a TLS segment. */
+static int count_tls(struct dl_phdr_info *info, size_t size, void *n)
+{
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_TLS) {
+            (*(int *)n)++;
+            break;
+        }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--never-join") == 0) {
+        g_never_join = true;
+        argv++;
+        argc--;
+    }
     if (argc != 8) {
-        fprintf(stderr, "usage: rec-larson THREADS MIN MAX CHUNKS ROUNDS SEED GENERATIONS\n");
+        fprintf(stderr, "usage: rec-larson [--never-join] THREADS MIN MAX CHUNKS ROUNDS SEED GENERATIONS\n");
         return 2;
     }
+    int tls_modules = 0;
+    dl_iterate_phdr(count_tls, &tls_modules);
+    printf("tls_modules=%d\n", tls_modules);
     int threads = atoi(argv[1]);
     g_min = atoi(argv[2]);
     g_max = atoi(argv[3]);
@@ -144,7 +175,7 @@ int main(int argc, char **argv)
     while (g_running > 0)
         pthread_cond_wait(&g_done, &g_lock);
     pthread_mutex_unlock(&g_lock);
-    for (int i = 0; i < threads; i++)
+    for (int i = 0; i < threads && !g_never_join; i++)
         pthread_join(slots[i].prev, NULL); /* the last of each chain */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;

@@ -120,6 +120,32 @@ larson)
     "$hk" stats "$tmp/t.jsonl" > "$tmp/stats" || fail "stats"
     grep -q "by another thread" "$tmp/stats" || fail "stats output"
     ;;
+larson_dtv)
+    # glibc's allocation for each new thread, in a Larson-like program that
+    # never joins (as mimalloc-bench's larson): pthread_create callocs the
+    # new thread's DTV, 16 + (modules with thread-local storage) entries of
+    # 16 bytes, in the parent right after the start, and it is never freed.
+    # The generator's --thread-tls-bytes is this (docs/trace-format.md).
+    rec 0 "$bd/rec-larson" --never-join 2 8 128 256 1 12345 5
+    k=$(sed -n 's/^tls_modules=//p' "$tmp/out")
+    [ -n "$k" ] || fail "no tls_modules line: $(cat "$tmp/out")"
+    n=$((16 + k))
+    eq thread_start "$(ops thread_start)" 10
+    eq "calloc($n, 16)" "$(grep -c "^\[\"calloc\",[0-9]*,[0-9]*,$n,16\]\$" "$tmp/t.jsonl")" 10
+    # each by the parent, its next call after the start; none freed
+    eq "DTV after each start" "$(awk -F, -v n=$n '
+        { gsub(/[\[\]"]/, "") }
+        $1 == "thread_start" { want[$3] = 1; next }
+        ($2 in want) { if ($1 == "calloc" && $4 == n && $5 == 16) { ok++; dtv[$3] = 1 } delete want[$2] }
+        $1 == "free" && ($3 in dtv) { freed++ }
+        END { printf "%d %d\n", ok, freed }' "$tmp/t.jsonl")" "10 0"
+    # Joined threads give their stack, DTV included, to the next thread:
+    # the calloc happens only when a new stack is mapped.
+    rec 0 "$bd/rec-larson" 2 8 128 256 1 12345 5
+    eq thread_start "$(ops thread_start)" 10
+    d=$(grep -c "^\[\"calloc\",[0-9]*,[0-9]*,$n,16\]\$" "$tmp/t.jsonl")
+    [ "$d" -ge 2 ] && [ "$d" -lt 10 ] || fail "joined threads: $d DTV callocs, expected 2..9 (stacks reused)"
+    ;;
 cli)
     "$hk" record --help > "$tmp/out" 2>&1 || fail "--help"
     grep -q "usage: haktrace record" "$tmp/out" || fail "help text"
