@@ -194,10 +194,10 @@ static void test_replay_deterministic(void **state) {
     free(c);
   }
   /* Trims ran at logical times: before every event whose index is a
-   * positive multiple of 2 ms x 4190 events/ms. */
+   * positive multiple of 2 ms x 8380 events/ms (the default clock). */
   json_t *run = load_run(path_buf[1]);
-  assert_true(sum_int(run, "events") > 2 * 8380);
-  assert_int_equal(sum_int(run, "trims"), (sum_int(run, "events") - 1) / 8380);
+  assert_true(sum_int(run, "events") > 2 * 16760);
+  assert_int_equal(sum_int(run, "trims"), (sum_int(run, "events") - 1) / 16760);
   json_decref(run);
   free(a);
   free(b);

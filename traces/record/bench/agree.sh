@@ -3,10 +3,10 @@
 # the Larson-like rec-larson, replay the recording under phase1 and
 # seed-buggy, run the same program natively under libhakmem.so with the
 # same presets (3 runs each), and print the SuperSlab counts side by side.
-# OPS_PER_MS (default 4190, the replayer's) sets the replay's logical clock;
+# OPS_PER_MS (default 8380, the replayer's) sets the replay's logical clock;
 # pass the native run's rate to compare trim-dependent numbers.
 set -eu
-bd=$1; gens=${2:-200}; opm=${3:-4190}
+bd=$1; gens=${2:-200}; opm=${3:-8380}
 tmp=$(mktemp -d /tmp/ht-agree-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 prog="$bd/traces/record/rec-larson 4 8 128 1024 1 12345 $gens"
