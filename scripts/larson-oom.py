@@ -221,6 +221,18 @@ def facts(out, runs, extra, trace):
         ln = second_half_live(p1)
         fact("phase1 at the chosen clock: live in the 2nd half min-max, peak mapped",
              "%s-%s, %s" % (n(min(ln)), n(max(ln)), size(p1["summary"]["peak_ss_mapped_bytes"])), "samples")
+    if "phase1, 6,000 generations" in extra:
+        lg = extra["phase1, 6,000 generations"]["summary"]
+        ml = lg["map_limit"]
+        if lg["oom"]:
+            fact("phase1 meets the map limit at (events; M pairs; seed's seconds)", "%s; %.1f M; %.1f s" % (
+                n(lg["events"]), lg["events"] / 2 / 1e6, lg["events"] / 2 / SEED_RATE),
+                "phase1-long: summary.events")
+            fact("phase1 at its OOM: SuperSlabs live + thread mappings (threads)", "%s + %s (%s)" % (
+                n(ml["ss_mappings"]), n(ml["thread_mappings"]), n(lg["threads_started"])),
+                "summary.map_limit, threads_started")
+            fact("phase1 at its OOM: SuperSlabs allocated / freed", "%s / %s" % (
+                n(lg["ss_allocated"]), n(lg["ss_freed"])), "summary")
     r = runs["reuse"]
     lr = second_half_live(r)
     fact("reuse live in the 2nd half", "%s-%s" % (n(min(lr)), n(max(lr))), "samples")
@@ -240,7 +252,8 @@ def main(argv):
     extra = {}
     for name, f in (("seed-buggy, no thread stacks (--thread-maps 0)", "seed-buggy-no-stacks.json"),
                     ("seed-buggy, no DTV in the trace (--thread-tls-bytes 0)", "seed-buggy-no-dtv.json"),
-                    ("phase1, old clock", "phase1-clock-4190.json")):
+                    ("phase1, old clock", "phase1-clock-4190.json"),
+                    ("phase1, 6,000 generations", "phase1-long.json")):
         path = os.path.join(out, f)
         if os.path.exists(path):
             extra[name] = load(path)

@@ -21,6 +21,11 @@
 #                              (--thread-tls-bytes 0): five classes, not six
 #   phase1-clock-4190.json     phase1 at the old clock, 4,190 events per
 #                              logical ms (the page's note on the clock)
+#   phase1-long.json           phase1 on a trace of 6,000 generations per
+#                              slot (larson-long.hkt, 1.4 GB), long enough
+#                              for it to meet the map limit too: each dead
+#                              thread keeps the SuperSlab holding the DTV of
+#                              its successor
 #   larson-seed-live.png, larson-seed-mapped.png   the page's two plots
 #   larson-oom-numbers.md      the page's two tables and every other number
 #                              it cites, with the run.json field of each
@@ -28,7 +33,7 @@
 # "larson-oom.sh" markers) and copies the plots to docs/img/; the text is
 # then checked by hand against larson-oom-numbers.md.
 # Every replay is deterministic: the same code gives the same numbers.
-# About 15 minutes on 2 cores at 2,500 generations (release build).
+# About 20 minutes on 2 cores at 2,500 generations (release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,6 +76,9 @@ run() { # run OUTPUT TRACE ARGS...: a replay; exit 3 (out of memory) is a result
 run seed-buggy-no-stacks.json "$out/larson-seed.hkt" --variant seed-buggy --opt ss_map_limit=65530 --thread-maps 0
 run seed-buggy-no-dtv.json "$out/larson-seed-no-dtv.hkt" --variant seed-buggy "${limits[@]}"
 run phase1-clock-4190.json "$out/larson-seed.hkt" --variant phase1 "${limits[@]}" --ops-per-ms 4190
+long=(--threads 4 --min 8 --max 128 --chunks 1024 --rounds 1 --seed 12345 --generations 6000)
+[ -f "$out/larson-long.hkt" ] || "$hk" gen larson "${long[@]}" -o "$out/larson-long.hkt"
+run phase1-long.json "$out/larson-long.hkt" --variant phase1 "${limits[@]}"
 
 say "the page's plots"
 # compare's overlays, redrawn at the page's size from compare's own data.

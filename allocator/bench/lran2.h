@@ -1,6 +1,6 @@
 /* lran2.h: Larson's random number generator (W. Gloger's table-shuffled
  * LCG, constants from Numerical Recipes), exactly as mimalloc-bench's
- * larson.cpp and docs/design larson.md describe it. Shared by hakmem-bench
+ * larson.cpp and docs/larson.md describe it. Shared by hakmem-bench
  * and hakmem-demo so both draw the seed's sequence. */
 #ifndef HAK_BENCH_LRAN2_H
 #define HAK_BENCH_LRAN2_H

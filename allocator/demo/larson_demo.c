@@ -2,7 +2,7 @@
  * several allocator presets side by side.
  *
  * Each preset gets its own hak_create'd instance with the background trim
- * thread allowed, and runs the workload of docs (design/larson.md): the main
+ * thread allowed, and runs the workload of docs/larson.md: the main
  * thread warms up threads x chunks blocks (so the first frees are
  * cross-thread), then every thread slot runs a chain of real pthreads, each
  * doing rounds x chunks random replacements before starting its successor
@@ -172,7 +172,7 @@ static int run_preset(const params *p, const char *preset, result *out) {
     return 2;
   }
 
-  /* Warm-up by the main thread (larson.md, Sequence step 2). */
+  /* Warm-up by the main thread (docs/larson.md, step 2). */
   clock_gettime(CLOCK_MONOTONIC, &r->t0);
   lran2 g;
   lran2_init(&g, p->seed);

@@ -1,6 +1,6 @@
 /* events.c: the allocator observer of a replay. It keeps the ground-truth
  * table of SuperSlabs in step with the allocator's mappings and records
- * the run's events (metrics.md: ss_map, ss_unmap, trim, thread_exit,
+ * the run's events (docs/run-format.md: ss_map, ss_unmap, trim, thread_exit,
  * adopt, oom; thread_start is added by the coordinator). Each event's `t`
  * is the trace event index the causing thread was executing. Per-block
  * callbacks (remote push, drain, orphan) are left unset: the counters

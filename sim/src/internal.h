@@ -26,7 +26,7 @@
 #include "hc_out.h"
 #include "ht_trace.h"
 
-/* Exit codes (architecture.md). */
+/* Exit codes (docs/architecture.md). */
 enum { HR_EXIT_OK = 0, HR_EXIT_VERDICT = 1, HR_EXIT_USAGE = 2, HR_EXIT_OOM = 3, HR_EXIT_INTERNAL = 4 };
 
 /* ------------------------------------------------------------ blocks.c */

@@ -1,4 +1,4 @@
-/* sample.c: samples (metrics.md), the --ss-detail stream and the summary.
+/* sample.c: samples (docs/run-format.md, Definitions), the --ss-detail stream and the summary.
  *
  * A sample is taken with every worker idle. It walks the allocator's
  * census (what the allocator believes: total_active_blocks, remote pending,

@@ -1,5 +1,5 @@
 /* gen_larson.c — the Larson workload, op-for-op as mimalloc-bench's
- * larson.cpp (docs: shared/design/larson.md): the main thread's warm-up
+ * larson.cpp (docs/larson.md): the main thread's warm-up
  * (allocate N = threads x chunks blocks, shuffle, 4N replacements), one
  * lran2 generator per slot seeded from the global one, and chains of
  * threads per slot, each doing rounds x chunks free+alloc pairs before it

@@ -1,5 +1,5 @@
 /* test_larson.c — the Larson generator against an independent model: a
- * second lran2 written from larson.md's definition and a straight-line
+ * second lran2 written from docs/larson.md's definition and a straight-line
  * re-enactment of larson.cpp (warm-up, then each slot's threads one after
  * another).  Per thread, the generator's operations must equal the model's
  * whatever the interleaving quantum; hand-over points must be

@@ -1,5 +1,5 @@
 /* test_stats.c — the statistics of the hand-written sample, computed by
- * hand, and of a Larson trace against larson.md's expectations. */
+ * hand, and of a Larson trace against docs/larson.md's expectations. */
 #include "helpers.h"
 #include "internal.h"
 
@@ -49,7 +49,7 @@ static int add(void *ctx, const ht_event *ev) { return ht_stats_add(ctx, ev); }
 static void test_stats_larson_remote_fraction(void **state)
 {
     (void)state;
-    /* larson.md: each thread touches ~63% of its slots, so in steady state
+    /* docs/larson.md: each thread touches ~63% of its slots, so in steady state
      * ~63% of frees are by another thread than the allocator. */
     ht_larson_params p = HT_LARSON_DEFAULTS;
     p.generations = 200;

@@ -1,5 +1,5 @@
 /* larson.c: the project's own Larson benchmark (Larson & Krishnan, ISMM
- * 1998, as mimalloc-bench runs it; docs/design larson.md), a plain
+ * 1998, as mimalloc-bench runs it; docs/larson.md), a plain
  * malloc/free program to be run under any allocator with LD_PRELOAD.
  *
  *   larson [--never-join] SLEEP MIN MAX CHUNKS ROUNDS SEED THREADS
@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
     return 3;
   }
 
-  /* Warm-up, by the main thread (larson.md, step 2). */
+  /* Warm-up, by the main thread (docs/larson.md, step 2). */
   lran2 rng;
   lran2_init(&rng, a[5]);
   for (size_t k = 0; k < nblocks; k++)
