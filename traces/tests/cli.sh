@@ -76,7 +76,10 @@ errors)
         [ ! -e "$tmp/meta.$o" ] || fail "convert wrote a meta its readers reject"
     done
     ln -s /dev/zero "$tmp/zero.json"
-    (ulimit -v 1000000; "$hk" validate "$tmp/zero.json") >"$tmp/out" 2>"$tmp/err"
+    # Under 1 GB of address space, where the program can start at all (a
+    # sanitizer runtime cannot): the limit, not the memory, stops it.
+    lim=""; (ulimit -v 1000000; "$hk" --help) >/dev/null 2>&1 && lim="ulimit -v 1000000;"
+    (eval "$lim" '"$hk" validate "$tmp/zero.json"') >"$tmp/out" 2>"$tmp/err"
     [ $? -eq 2 ] || fail "/dev/zero as .json: not exit 2: $(cat "$tmp/err")"
     has "$tmp/err" "zero.json:1: document: longer than the .json limit of 33554432 bytes"
     ln -s /dev/zero "$tmp/zero.hkt"
