@@ -68,7 +68,7 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
     uint32_t used = atomic_load_explicit(&s->used, memory_order_acquire);
     uintptr_t rword = atomic_load_explicit(&ss->remote_heads[i], memory_order_acquire);
     uint32_t pending = hak_remote_count(rword);
-    owner_sum += (int64_t)used + atomic_load_explicit(&s->acct_adjust, memory_order_acquire);
+    owner_sum += (int64_t)used + atomic_load_explicit(&ss->acct_adjust[i], memory_order_acquire);
     used_sum += used;
     pending_sum += pending;
     if (s->index != i) return fail(err, errlen, "ss %u slab %u: index %u", ss->id, i, s->index);
@@ -169,9 +169,14 @@ int hak_check_tcache(hak_allocator *a, hak_tcache *tc, char *err, size_t errlen)
       if (list_len(a, cc->ss, s, s->free_list, "free-list", err, errlen) < 0) return -HAK_EINVAL;
       count++;
     }
+    uint32_t before_full;
     if (check_queue(a, tc, c, cc->avail_head, cc->avail_tail, HAK_Q_AVAIL, &count, err, errlen) ||
-        check_queue(a, tc, c, cc->full_head, cc->full_tail, HAK_Q_FULL, &count, err, errlen))
+        (before_full = count,
+         check_queue(a, tc, c, cc->full_head, cc->full_tail, HAK_Q_FULL, &count, err, errlen)))
       return -HAK_EINVAL;
+    if (count - before_full != cc->nfull)
+      return fail(err, errlen, "thread %u class %u: %u slabs in the full queue, %u counted",
+                  tc->tid, c, count - before_full, cc->nfull);
     if (count != cc->nslabs)
       return fail(err, errlen, "thread %u class %u: %u slabs in queues, %u counted", tc->tid, c,
                   count, cc->nslabs);

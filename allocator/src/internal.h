@@ -99,11 +99,11 @@ typedef struct hak_slab {
   /* The owner's avail or full queue, or the class's orphan list (adopt
    * policy, class lock): never two at once, `queue` says which. */
   struct hak_slab *next, *prev;
-  /* The seed's counter, owner part: this slab contributes used +
-   * acct_adjust. Drains under `none` and `push` add what they take out of
-   * `used` here, so only the variant's own decrement ever lowers it. */
-  _Atomic int64_t acct_adjust;
+  /* The live owner's cache (class lock writes; NULL without a live owner):
+   * a remote free into an empty stack tells it (remote_events). */
+  _Atomic(struct hak_tcache *) owner_tc;
 } __attribute__((aligned(64))) hak_slab;
+_Static_assert(sizeof(hak_slab) == 64, "a slab's metadata is one cache line");
 
 /* The SuperSlab header, at the start of its mapping. The first slab's
  * blocks start after it. */
@@ -122,6 +122,11 @@ struct hak_superslab {
   /* [nslabs] (owner) blocks of each slab counted in touched_blocks, kept
    * across release (those pages stay touched); written a page at a time. */
   uint32_t *touched;
+  /* [nslabs] The seed's counter, owner part: slab i contributes its `used`
+   * + acct_adjust[i]. Drains under `none` and `push` add what they take
+   * out of `used` here (only drains write it), so only the variant's own
+   * decrement ever lowers the counter. */
+  _Atomic int64_t *acct_adjust;
   /* The seed's counter is total_active_blocks + the slabs' owner parts
    * (read it with hak_ss_active). Cross-thread decrements (the remote push
    * under `push`) go to this shared atomic, on a line of its own. */
@@ -156,6 +161,9 @@ typedef struct hak_class_cache {
   hak_slab *avail_head, *avail_tail; /* owned slabs with room */
   hak_slab *full_head, *full_tail;   /* owned slabs without room, oldest first */
   uint32_t nslabs;              /* owned slabs: current + avail + full */
+  uint32_t nfull;               /* slabs in the full queue */
+  uint64_t remote_seen;         /* remote_events[class] when last looked at */
+  bool scan_pending;            /* the full queue may hold remote frees */
   hak_superslab *home;          /* newest SuperSlab this thread mapped or took
                                    (class lock): refill fresh carves new slabs only
                                    here */
@@ -179,7 +187,12 @@ struct hak_tcache {
   uint32_t tid;
   hak_thread_stats stats;
   struct hak_tcache *next, *prev;     /* the instance's live threads (map_lock) */
-  hak_class_cache cls[];              /* [class_count] */
+  /* Written by other threads: a remote free that found a slab's stack
+   * empty adds 1 to its class's counter, so the owner knows its full
+   * queue may have room without looking at every slab (refill.c). On
+   * lines of their own, away from what the owner writes. */
+  _Alignas(64) _Atomic uint64_t remote_events[HAK_MAX_CLASSES];
+  _Alignas(64) hak_class_cache cls[]; /* [class_count] */
 };
 
 typedef struct hak_class_state {

@@ -129,7 +129,8 @@ static uint32_t exit_class(hak_allocator *a, hak_tcache *tc, uint32_t c, uint32_
   cc->slab = &a->empty_slab;
   cc->ss = NULL;
   cc->avail_head = cc->avail_tail = cc->full_head = cc->full_tail = NULL;
-  cc->nslabs = 0;
+  cc->nslabs = cc->nfull = 0;
+  cc->scan_pending = false;
   return orphaned;
 }
 
