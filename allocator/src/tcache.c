@@ -14,6 +14,7 @@
  * Thread caches come from a small mmap'd pool, never from malloc, so the
  * allocator can serve as the process's malloc.
  */
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -63,8 +64,16 @@ static hak_tcache *attach(hak_allocator *a) {
     pthread_mutex_unlock(&a->map_lock);
     return NULL;
   }
-  memset(tc, 0, a->tcache_size);
-  for (uint32_t c = 0; c < a->class_count; c++) tc->cls[c].slab = &a->empty_slab;
+  /* Everything but remote_events: a remote free may still announce itself
+   * to the thread that had this cache before (a stale owner_tc), with an
+   * atomic add; the counters only move forward, so the new thread starts
+   * from what they read now. */
+  memset(tc, 0, offsetof(hak_tcache, remote_events));
+  memset(tc->cls, 0, a->tcache_size - offsetof(hak_tcache, cls));
+  for (uint32_t c = 0; c < a->class_count; c++) {
+    tc->cls[c].slab = &a->empty_slab;
+    tc->cls[c].remote_seen = atomic_load_explicit(&tc->remote_events[c], memory_order_relaxed);
+  }
   tc->alloc = a;
   tc->tid = ++a->next_tid;
   tc->next = a->threads;
