@@ -154,8 +154,14 @@ struct hak_superslab {
 };
 
 /* A thread's view of one size class (the seed's g_tls_slabs[class]),
- * written only by the thread. */
+ * written only by the thread. The first fields are the fast paths'. */
 typedef struct hak_class_cache {
+  /* The free cache: the thread's most recently freed blocks of its own
+   * slabs, last in first out (freecache.c). Its blocks are free in every
+   * count (their slab's `used` dropped when they were freed) but are on no
+   * slab's list; links encoded with fc_key. */
+  void *fc_head;
+  uint16_t fc_count, fc_cap;
   hak_slab *slab;               /* current slab (a_empty_slab when none) */
   hak_superslab *ss;            /* its SuperSlab (NULL when none) */
   hak_slab *avail_head, *avail_tail; /* owned slabs with room */
@@ -248,6 +254,7 @@ struct hak_allocator {
   /* Read by every call: the fast paths' constants first. */
   uint64_t instance_id;         /* unique per process, for the TLS fast cache */
   uintptr_t link_key;           /* free-list link encoding (top bit set) */
+  uintptr_t fc_key;             /* the free caches' link encoding (top bit set) */
   uint32_t ss_shift;            /* ss_lg: a valid link shares p's SuperSlab */
   /* Every local free checks that the block is not already listed (a read
    * of the block): on_bad_free=count, and debug builds. Otherwise the
@@ -313,6 +320,17 @@ struct hak_allocator {
 static inline void *hak_link_get(const hak_allocator *a, const void *block) {
   return (void *)(*(const uintptr_t *)block ^ a->link_key);
 }
+/* Free-cache links: they may cross SuperSlabs, so a valid one is NULL or a
+ * user-space pointer (below 2^62); a cleared word (0) decodes to fc_key
+ * and a slab-list link to (x ^ link_key ^ fc_key), both with one of the
+ * top two bits set: invalid. */
+static inline void *hak_fc_get(const hak_allocator *a, const void *block) {
+  return (void *)(*(const uintptr_t *)block ^ a->fc_key);
+}
+static inline void hak_fc_set(const hak_allocator *a, void *block, const void *next) {
+  *(uintptr_t *)block = (uintptr_t)next ^ a->fc_key;
+}
+static inline bool hak_fc_link_ok(const void *next) { return ((uintptr_t)next >> 62) == 0; }
 /* A link read from block may follow it: NULL, or in its SuperSlab. */
 static inline bool hak_link_ok(const hak_allocator *a, const void *block, const void *next) {
   return !next || (((uintptr_t)next ^ (uintptr_t)block) >> a->ss_shift) == 0;
@@ -418,6 +436,15 @@ static inline bool hak_slab_has_room(const hak_superslab *ss, const hak_slab *s)
   return s->free_list || s->carved < s->capacity ||
          atomic_load_explicit(&ss->remote_heads[s->index], memory_order_relaxed) != 0;
 }
+
+/* freecache.c: the thread's free cache of one class (see hak_class_cache). */
+uint16_t hak_fc_cap(uint32_t block_size);
+bool hak_fc_has(const hak_allocator *a, const hak_class_cache *cc, const void *p);
+uint32_t hak_fc_count_in(const hak_allocator *a, const hak_class_cache *cc, const hak_slab *s);
+/* Drops the cached blocks of s (about to be released: they are free). */
+void hak_fc_purge_slab(hak_allocator *a, hak_class_cache *cc, const hak_slab *s);
+/* Puts every cached block back on its slab's free list (thread exit). */
+void hak_fc_flush(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc);
 
 /* alloc.c */
 /* Reports a bad free (double free, pointer inside a block): one line

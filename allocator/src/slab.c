@@ -98,6 +98,7 @@ void hak_slab_release_empty(hak_allocator *a, hak_tcache *tc, hak_class_cache *c
   hak_superslab *ss = hak_ss_of_slab(a, s);
   hak_class_state *cs = &a->classes[ss->class_idx];
   hak_queue_remove(cc, s);
+  hak_fc_purge_slab(a, cc, s); /* its cached blocks are free: they go with it */
   pthread_mutex_lock(&cs->lock);
   hak_slab_release(a, cs, ss, s);
   pthread_mutex_unlock(&cs->lock);

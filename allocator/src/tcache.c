@@ -72,6 +72,7 @@ static hak_tcache *attach(hak_allocator *a) {
   memset(tc->cls, 0, a->tcache_size - offsetof(hak_tcache, cls));
   for (uint32_t c = 0; c < a->class_count; c++) {
     tc->cls[c].slab = &a->empty_slab;
+    tc->cls[c].fc_cap = hak_fc_cap(a->classes[c].block_size);
     tc->cls[c].remote_seen = atomic_load_explicit(&tc->remote_events[c], memory_order_relaxed);
   }
   tc->alloc = a;
@@ -123,6 +124,7 @@ static uint32_t exit_class(hak_allocator *a, hak_tcache *tc, uint32_t c, uint32_
   hak_class_cache *cc = &tc->cls[c];
   uint32_t orphaned = 0;
   hak_set_home(cc, NULL);
+  hak_fc_flush(a, tc, cc); /* cached blocks back on their slabs' lists */
   hak_slab *lists[2] = {cc->avail_head, cc->full_head};
   if (cc->slab != &a->empty_slab) {
     if (exit_slab(a, tc, cs, cc->slab)) (*released)++;

@@ -156,7 +156,8 @@ static void log_to_pipe(void *ctx, const char *line) {
 
 typedef enum {
   DOUBLE_LOCAL,      /* free p; free p: the list head */
-  DOUBLE_REMOTE,     /* free p; another thread frees p: the block's pattern */
+  DOUBLE_REMOTE,     /* free p; another thread frees p: a later malloc (the
+                        first free cached the block: its word looks like no list) */
   INTERIOR,          /* free(p + 16) */
   DOUBLE_LARGE,      /* a large block freed twice */
   DOUBLE_LATER,      /* free p; free q; free p: found by a later malloc */
@@ -244,7 +245,7 @@ static void expect_abort(abort_case which, const char *fn, const char *what) {
 static void test_badfree_aborts_by_default(void **state) {
   (void)state;
   expect_abort(DOUBLE_LOCAL, "free", "double free");
-  expect_abort(DOUBLE_REMOTE, "free", "double free");
+  expect_abort(DOUBLE_REMOTE, "malloc", "double free or write after free");
   expect_abort(INTERIOR, "free", "pointer inside a block");
   expect_abort(DOUBLE_LARGE, "free", "double free");
   expect_abort(DOUBLE_LATER, "malloc", "double free or write after free");
