@@ -231,6 +231,20 @@ void hak_ss_foreach(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *s
  * remote counts, for frequent census samples of a quiescent allocator. */
 void hak_ss_census(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss), void *ctx);
 
+/* One size class's geometry in this configuration. */
+typedef struct hak_class_info {
+  uint32_t block_size;
+  uint32_t min_request;     /* the smallest request it serves (the previous class + 1) */
+  uint32_t slab_bytes;      /* its slab size (the slab_lg size, or larger for medium
+                               classes: at least 16 blocks) */
+  uint32_t nslabs;          /* slabs per SuperSlab */
+  uint32_t header_bytes;    /* the SuperSlab header, which slab 0 gives up */
+  uint32_t ss_blocks;       /* blocks a SuperSlab of the class holds */
+} hak_class_info;
+
+/* Fills *out for class c; false when c is not a class. */
+bool hak_class_geometry(const hak_allocator *a, int c, hak_class_info *out);
+
 /* Size class of a request, -1 beyond the largest class; its block size. */
 int hak_size_class(const hak_allocator *a, size_t size);
 uint32_t hak_class_size(const hak_allocator *a, int class_idx);

@@ -3,7 +3,8 @@
  *
  * preload.c owns the global instance and the malloc family; report.c the
  * exit report, the stats JSON, the sampler thread and the fork handlers;
- * new.cc the C++ operators, which call the hak_preload_* entry points.
+ * C++'s operator new and delete are libstdc++'s, which call malloc and
+ * free.
  */
 #ifndef HAK_PRELOAD_H
 #define HAK_PRELOAD_H
@@ -14,13 +15,7 @@
 
 #include "hakmem.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-#ifndef __cplusplus
-/* Counters of what the preload layer did outside the instance (C only:
- * new.cc needs none of them). */
+/* Counters of what the preload layer did outside the instance. */
 typedef struct hak_preload_counters {
   _Atomic uint64_t foreign_frees;     /* free() of a pointer no one here handed out */
   _Atomic uint64_t foreign_reallocs;  /* realloc() of such a pointer (NULL returned) */
@@ -31,14 +26,13 @@ typedef struct hak_preload_counters {
 } hak_preload_counters;
 
 extern hak_preload_counters hak_preload_counts;
-#endif
 
 /* The global instance, created on first use; NULL only in the thread that
  * is creating it (its own nested calls use the bootstrap arena). */
 hak_allocator *hak_preload_instance(void);
 
 /* The malloc family as libhakmem.so implements it (the exported symbols
- * and the C++ operators are thin wrappers). */
+ * are thin wrappers). */
 void *hak_preload_malloc(size_t n);
 void hak_preload_free(void *p);
 /* align: any power of two (larger than a page goes to the large path). */
@@ -59,9 +53,5 @@ void hak_preload_report_exit(hak_allocator *a);
 
 /* Writes all of buf to fd, retrying short writes and EINTR. */
 void hak_preload_write_all(int fd, const char *buf, size_t len);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif

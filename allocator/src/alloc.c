@@ -31,9 +31,30 @@
 #include "queue.h"
 
 /* The thread's own pop (the fast path's, for callers with a class). */
+/* The free cache's first block; NULL when empty or when its link shows a
+ * block freed twice or written after its free (reported; under count the
+ * cache is dropped: its blocks are free in every count, only leaked). */
+static void *fc_pop(hak_allocator *a, hak_class_cache *cc, hak_slab **slab) {
+  void *p = cc->fc_head;
+  if (!p) return NULL;
+  void *next = hak_fc_get(a, p);
+  if (!hak_fc_link_ok(next)) {
+    hak_bad_block(a, "malloc", p, "double free or write after free",
+                  hak_ss_base(a, p)->block_size);
+    cc->fc_head = NULL;
+    cc->fc_count = 0;
+    return NULL;
+  }
+  cc->fc_head = next;
+  cc->fc_count--;
+  *slab = hak_slab_of(hak_ss_base(a, p), p);
+  return p;
+}
+
 static void *alloc_small(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   hak_slab *slab = tc->cls[c].slab;
-  void *p = hak_slab_pop(a, slab);
+  void *p = fc_pop(a, &tc->cls[c], &slab);
+  if (!p) p = hak_slab_pop(a, slab);
   if (!p) return hak_alloc_slow(a, tc, c);
   *(uintptr_t *)p = 0;
   atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
@@ -185,8 +206,10 @@ int hak_free_slow(hak_allocator *a, void *p) {
   hak_tcache *tc = hak_tcache_for_free(a);
   if (tc && atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) == tc->tid) {
     void *head = slab->free_list;
-    if (p == head || (a->strict_free && looks_listed(a, ss, slab, p) &&
-                      on_own_lists(a, ss, slab, p)))
+    hak_class_cache *cc = &tc->cls[ss->class_idx];
+    if (p == head || p == cc->fc_head ||
+        (a->strict_free && ((looks_listed(a, ss, slab, p) && on_own_lists(a, ss, slab, p)) ||
+                            hak_fc_has(a, cc, p))))
       return hak_bad_free(a, p, "double free", ss->block_size);
     hak_link_set(a, p, head);
     slab->free_list = p;

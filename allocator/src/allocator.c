@@ -20,17 +20,21 @@ static void key_destructor(void *v) {
   if (v) hak_tcache_exit_thread(v);
 }
 
-/* A random key for the free-list links (see internal.h), top bit set. */
-static uintptr_t link_key(const hak_allocator *a) {
+/* Random keys for the link encodings (internal.h). Both have the top bit
+ * set, so a cleared word decodes to no valid link; they differ in bit 62,
+ * so a slab-list link read as a free-cache link (or the reverse) is
+ * invalid too. */
+static uint64_t random_bits(const hak_allocator *a, uint64_t salt) {
   uint64_t k = 0;
   if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    k = (uint64_t)(uintptr_t)a ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec;
+    k = (uint64_t)(uintptr_t)a ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ salt;
     k *= 0x9E3779B97F4A7C15ULL;
   }
-  return (uintptr_t)(k | (uint64_t)1 << 63);
+  return k;
 }
+#define HAK_KEY_TOP ((uint64_t)3 << 62)
 
 static void set_err(char *err, size_t errlen, const char *msg) {
   if (err && errlen) snprintf(err, errlen, "%s", msg);
@@ -66,7 +70,8 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
     return -HAK_EINVAL;
   }
   a->ss_size = (size_t)1 << a->cfg.ss_lg;
-  a->link_key = link_key(a);
+  a->link_key = (uintptr_t)((random_bits(a, 1) & ~HAK_KEY_TOP) | (uint64_t)1 << 63);
+  a->fc_key = (uintptr_t)(random_bits(a, 2) | HAK_KEY_TOP);
   a->ss_shift = a->cfg.ss_lg;
 #ifdef HAK_DEBUG
   a->strict_free = true;

@@ -52,6 +52,15 @@ static int64_t list_len(const hak_allocator *a, const hak_superslab *ss, const h
   return n;
 }
 
+/* Blocks of s in live threads' free caches (no thread running). */
+static uint32_t cached_in(hak_allocator *a, uint32_t c, const hak_slab *s) {
+  uint32_t n = 0;
+  pthread_mutex_lock(&a->map_lock);
+  for (hak_tcache *tc = a->threads; tc; tc = tc->next) n += hak_fc_count_in(a, &tc->cls[c], s);
+  pthread_mutex_unlock(&a->map_lock);
+  return n;
+}
+
 int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err,
                  size_t errlen) {
   const hak_class_state *cs = &a->classes[ss->class_idx];
@@ -68,7 +77,7 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
     uint32_t used = atomic_load_explicit(&s->used, memory_order_acquire);
     uintptr_t rword = atomic_load_explicit(&ss->remote_heads[i], memory_order_acquire);
     uint32_t pending = hak_remote_count(rword);
-    owner_sum += (int64_t)used + atomic_load_explicit(&s->acct_adjust, memory_order_acquire);
+    owner_sum += (int64_t)used + atomic_load_explicit(&ss->acct_adjust[i], memory_order_acquire);
     used_sum += used;
     pending_sum += pending;
     if (s->index != i) return fail(err, errlen, "ss %u slab %u: index %u", ss->id, i, s->index);
@@ -107,10 +116,11 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
     if (nf < 0) return -HAK_EINVAL;
     int64_t nr = list_len(a, ss, s, hak_remote_first(rword), "remote-stack", err, errlen);
     if (nr < 0) return -HAK_EINVAL;
-    if ((int64_t)used != (int64_t)s->carved - nf || nr != pending)
+    int64_t cached = s->orphaned ? 0 : cached_in(a, ss->class_idx, s);
+    if ((int64_t)used != (int64_t)s->carved - nf - cached || nr != pending)
       return fail(err, errlen, "ss %u slab %u: used %u != carved %u - free list %" PRId64
-                  ", or remote stack %" PRId64 " != remote count %u", ss->id, i, used, s->carved,
-                  nf, nr, pending);
+                  " - cached %" PRId64 ", or remote stack %" PRId64 " != remote count %u",
+                  ss->id, i, used, s->carved, nf, cached, nr, pending);
   }
   if (nfree != ss->free_slabs || norphaned != ss->slabs_orphaned || nlive != ss->slabs_live)
     return fail(err, errlen, "ss %u: counts free %u/%u orphaned %u/%u live %u/%u (seen/kept)",
@@ -169,9 +179,29 @@ int hak_check_tcache(hak_allocator *a, hak_tcache *tc, char *err, size_t errlen)
       if (list_len(a, cc->ss, s, s->free_list, "free-list", err, errlen) < 0) return -HAK_EINVAL;
       count++;
     }
+    uint32_t before_full;
     if (check_queue(a, tc, c, cc->avail_head, cc->avail_tail, HAK_Q_AVAIL, &count, err, errlen) ||
-        check_queue(a, tc, c, cc->full_head, cc->full_tail, HAK_Q_FULL, &count, err, errlen))
+        (before_full = count,
+         check_queue(a, tc, c, cc->full_head, cc->full_tail, HAK_Q_FULL, &count, err, errlen)))
       return -HAK_EINVAL;
+    if (count - before_full != cc->nfull)
+      return fail(err, errlen, "thread %u class %u: %u slabs in the full queue, %u counted",
+                  tc->tid, c, count - before_full, cc->nfull);
+    /* The free cache: blocks of the thread's own live slabs of the class,
+     * as many as counted, within the cap. */
+    uint32_t cached = 0;
+    for (void *q = cc->fc_head; q; q = hak_fc_get(a, q)) {
+      hak_superslab *ss = hak_registry_lookup(a, q);
+      hak_slab *s = ss ? hak_slab_of(ss, q) : NULL;
+      if (!s || ss->class_idx != c || !block_start(ss, s, q) ||
+          atomic_load_explicit(&s->owner_tid, memory_order_relaxed) != tc->tid ||
+          ++cached > cc->fc_cap || !hak_fc_link_ok(hak_fc_get(a, q)))
+        return fail(err, errlen, "thread %u class %u: free cache block %p is not one of its own",
+                    tc->tid, c, q);
+    }
+    if (cached != cc->fc_count)
+      return fail(err, errlen, "thread %u class %u: %u blocks in the free cache, %u counted",
+                  tc->tid, c, cached, cc->fc_count);
     if (count != cc->nslabs)
       return fail(err, errlen, "thread %u class %u: %u slabs in queues, %u counted", tc->tid, c,
                   count, cc->nslabs);

@@ -5,12 +5,13 @@
  * fast paths need no stack frame.
  *
  *   malloc: a size of a class, the thread's cache from the one-entry TLS
- *           cache, the current slab's first free block, its link checked
- *           (hak_link_ok), popped;
+ *           cache, the block its free cache holds (freed last, so warm),
+ *           else the current slab's first free block; the link it reads
+ *           checked (hak_fc_link_ok, hak_link_ok); popped;
  *   free:   the registry bit, the block's slab, an exact block-start check
- *           (hak_is_block_offset), the caller owns the slab, the block is
- *           not the list's head (a double free), pushed; a slab that was
- *           full or is now empty goes to hak_free_local_slow.
+ *           (hak_is_block_offset), the caller owns the slab: pushed on the
+ *           free cache unless it is full, the block is its head (a double
+ *           free) or the slab would empty away from the current one.
  */
 #ifndef HAK_FAST_H
 #define HAK_FAST_H
@@ -30,15 +31,31 @@ int hak_free_local_slow(hak_allocator *a, hak_tcache *tc, hak_slab *slab, uint32
 static inline void *hak_malloc_fast(hak_allocator *a, size_t size) {
   if (HAK_LIKELY(size <= a->class_max) && HAK_LIKELY(hak_tl_last.instance_id == a->instance_id)) {
     hak_tcache *tc = hak_tl_last.tc;
-    hak_slab *slab = tc->cls[a->size_to_class[(size + 7) >> 3]].slab;
-    void *p = slab->free_list;
+    hak_class_cache *cc = &tc->cls[a->size_to_class[(size + 7) >> 3]];
+    void *p = cc->fc_head, *next;
+    if (p) {
+      /* The block freed last (its lines are warm). */
+      if (HAK_UNLIKELY(!hak_fc_link_ok(next = hak_fc_get(a, p)))) return hak_malloc_slow(a, size);
+      cc->fc_head = next;
+      cc->fc_count--;
+      hak_superslab *ss = hak_ss_base(a, p);
+      hak_slab *slab = hak_slab_of(ss, p);
+      *(uintptr_t *)p = 0; /* no valid link: a second appearance on a list shows */
+      atomic_store_explicit(&slab->used,
+                            atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
+                            memory_order_relaxed);
+      hak_tstat_add(&tc->stats.allocs, 1);
+      return p;
+    }
+    hak_slab *slab = cc->slab;
+    p = slab->free_list;
     if (HAK_LIKELY(p != NULL)) {
-      void *next = hak_link_get(a, p);
+      next = hak_link_get(a, p);
       if (HAK_LIKELY(hak_link_ok(a, p, next))) {
         /* The next allocation reads that block's link: start the miss now. */
         __builtin_prefetch(next, 1);
         slab->free_list = next;
-        *(uintptr_t *)p = 0; /* no valid link: a second appearance on a list shows */
+        *(uintptr_t *)p = 0;
         atomic_store_explicit(&slab->used,
                               atomic_load_explicit(&slab->used, memory_order_relaxed) + 1,
                               memory_order_relaxed);
@@ -60,17 +77,20 @@ static inline int hak_free_fast(hak_allocator *a, void *p) {
       if (HAK_UNLIKELY(atomic_load_explicit(&slab->owner_tid, memory_order_relaxed) !=
                        hak_tl_last.tid))
         return hak_free_remote(a, hak_tl_last.tc, ss, slab, p);
-      void *head = slab->free_list; /* ours: only now may it be read */
-      if (HAK_UNLIKELY(p == head)) return hak_free_slow(a, p); /* reports the double free */
-      hak_link_set(a, p, head);
-      slab->free_list = p;
-      uint32_t used = atomic_load_explicit(&slab->used, memory_order_relaxed) - 1;
-      atomic_store_explicit(&slab->used, used, memory_order_release);
       hak_tcache *tc = hak_tl_last.tc;
-      hak_tstat_add(&tc->stats.frees_local, 1);
-      if (HAK_UNLIKELY(slab->queue == HAK_Q_FULL || used == 0))
-        return hak_free_local_slow(a, tc, slab, used);
-      return 0;
+      hak_class_cache *cc = &tc->cls[ss->class_idx];
+      uint32_t used = atomic_load_explicit(&slab->used, memory_order_relaxed) - 1;
+      /* Into the free cache, unless it is full, p is its head (a double
+       * free) or the slab empties away from the current one (released). */
+      if (HAK_LIKELY(cc->fc_count < cc->fc_cap) && HAK_LIKELY(p != cc->fc_head) &&
+          HAK_LIKELY(used != 0 || slab->queue == HAK_Q_CURRENT)) {
+        hak_fc_set(a, p, cc->fc_head);
+        cc->fc_head = p;
+        cc->fc_count++;
+        atomic_store_explicit(&slab->used, used, memory_order_release);
+        hak_tstat_add(&tc->stats.frees_local, 1);
+        return 0;
+      }
     }
   }
   return hak_free_slow(a, p);

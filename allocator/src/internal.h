@@ -99,11 +99,11 @@ typedef struct hak_slab {
   /* The owner's avail or full queue, or the class's orphan list (adopt
    * policy, class lock): never two at once, `queue` says which. */
   struct hak_slab *next, *prev;
-  /* The seed's counter, owner part: this slab contributes used +
-   * acct_adjust. Drains under `none` and `push` add what they take out of
-   * `used` here, so only the variant's own decrement ever lowers it. */
-  _Atomic int64_t acct_adjust;
+  /* The live owner's cache (class lock writes; NULL without a live owner):
+   * a remote free into an empty stack tells it (remote_events). */
+  _Atomic(struct hak_tcache *) owner_tc;
 } __attribute__((aligned(64))) hak_slab;
+_Static_assert(sizeof(hak_slab) == 64, "a slab's metadata is one cache line");
 
 /* The SuperSlab header, at the start of its mapping. The first slab's
  * blocks start after it. */
@@ -122,6 +122,11 @@ struct hak_superslab {
   /* [nslabs] (owner) blocks of each slab counted in touched_blocks, kept
    * across release (those pages stay touched); written a page at a time. */
   uint32_t *touched;
+  /* [nslabs] The seed's counter, owner part: slab i contributes its `used`
+   * + acct_adjust[i]. Drains under `none` and `push` add what they take
+   * out of `used` here (only drains write it), so only the variant's own
+   * decrement ever lowers the counter. */
+  _Atomic int64_t *acct_adjust;
   /* The seed's counter is total_active_blocks + the slabs' owner parts
    * (read it with hak_ss_active). Cross-thread decrements (the remote push
    * under `push`) go to this shared atomic, on a line of its own. */
@@ -149,13 +154,22 @@ struct hak_superslab {
 };
 
 /* A thread's view of one size class (the seed's g_tls_slabs[class]),
- * written only by the thread. */
+ * written only by the thread. The first fields are the fast paths'. */
 typedef struct hak_class_cache {
+  /* The free cache: the thread's most recently freed blocks of its own
+   * slabs, last in first out (freecache.c). Its blocks are free in every
+   * count (their slab's `used` dropped when they were freed) but are on no
+   * slab's list; links encoded with fc_key. */
+  void *fc_head;
+  uint16_t fc_count, fc_cap;
   hak_slab *slab;               /* current slab (a_empty_slab when none) */
   hak_superslab *ss;            /* its SuperSlab (NULL when none) */
   hak_slab *avail_head, *avail_tail; /* owned slabs with room */
   hak_slab *full_head, *full_tail;   /* owned slabs without room, oldest first */
   uint32_t nslabs;              /* owned slabs: current + avail + full */
+  uint32_t nfull;               /* slabs in the full queue */
+  uint64_t remote_seen;         /* remote_events[class] when last looked at */
+  bool scan_pending;            /* the full queue may hold remote frees */
   hak_superslab *home;          /* newest SuperSlab this thread mapped or took
                                    (class lock): refill fresh carves new slabs only
                                    here */
@@ -179,7 +193,12 @@ struct hak_tcache {
   uint32_t tid;
   hak_thread_stats stats;
   struct hak_tcache *next, *prev;     /* the instance's live threads (map_lock) */
-  hak_class_cache cls[];              /* [class_count] */
+  /* Written by other threads: a remote free that found a slab's stack
+   * empty adds 1 to its class's counter, so the owner knows its full
+   * queue may have room without looking at every slab (refill.c). On
+   * lines of their own, away from what the owner writes. */
+  _Alignas(64) _Atomic uint64_t remote_events[HAK_MAX_CLASSES];
+  _Alignas(64) hak_class_cache cls[]; /* [class_count] */
 };
 
 typedef struct hak_class_state {
@@ -235,6 +254,7 @@ struct hak_allocator {
   /* Read by every call: the fast paths' constants first. */
   uint64_t instance_id;         /* unique per process, for the TLS fast cache */
   uintptr_t link_key;           /* free-list link encoding (top bit set) */
+  uintptr_t fc_key;             /* the free caches' link encoding (top bit set) */
   uint32_t ss_shift;            /* ss_lg: a valid link shares p's SuperSlab */
   /* Every local free checks that the block is not already listed (a read
    * of the block): on_bad_free=count, and debug builds. Otherwise the
@@ -300,6 +320,17 @@ struct hak_allocator {
 static inline void *hak_link_get(const hak_allocator *a, const void *block) {
   return (void *)(*(const uintptr_t *)block ^ a->link_key);
 }
+/* Free-cache links: they may cross SuperSlabs, so a valid one is NULL or a
+ * user-space pointer (below 2^62); a cleared word (0) decodes to fc_key
+ * and a slab-list link to (x ^ link_key ^ fc_key), both with one of the
+ * top two bits set: invalid. */
+static inline void *hak_fc_get(const hak_allocator *a, const void *block) {
+  return (void *)(*(const uintptr_t *)block ^ a->fc_key);
+}
+static inline void hak_fc_set(const hak_allocator *a, void *block, const void *next) {
+  *(uintptr_t *)block = (uintptr_t)next ^ a->fc_key;
+}
+static inline bool hak_fc_link_ok(const void *next) { return ((uintptr_t)next >> 62) == 0; }
 /* A link read from block may follow it: NULL, or in its SuperSlab. */
 static inline bool hak_link_ok(const hak_allocator *a, const void *block, const void *next) {
   return !next || (((uintptr_t)next ^ (uintptr_t)block) >> a->ss_shift) == 0;
@@ -405,6 +436,15 @@ static inline bool hak_slab_has_room(const hak_superslab *ss, const hak_slab *s)
   return s->free_list || s->carved < s->capacity ||
          atomic_load_explicit(&ss->remote_heads[s->index], memory_order_relaxed) != 0;
 }
+
+/* freecache.c: the thread's free cache of one class (see hak_class_cache). */
+uint16_t hak_fc_cap(uint32_t block_size);
+bool hak_fc_has(const hak_allocator *a, const hak_class_cache *cc, const void *p);
+uint32_t hak_fc_count_in(const hak_allocator *a, const hak_class_cache *cc, const hak_slab *s);
+/* Drops the cached blocks of s (about to be released: they are free). */
+void hak_fc_purge_slab(hak_allocator *a, hak_class_cache *cc, const hak_slab *s);
+/* Puts every cached block back on its slab's free list (thread exit). */
+void hak_fc_flush(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc);
 
 /* alloc.c */
 /* Reports a bad free (double free, pointer inside a block): one line

@@ -34,11 +34,16 @@ static inline void hak_queue_push_avail(hak_class_cache *cc, hak_slab *s) {
 static inline void hak_queue_push_full(hak_class_cache *cc, hak_slab *s) {
   hak_link_tail(&cc->full_head, &cc->full_tail, s);
   s->queue = HAK_Q_FULL;
+  cc->nfull++;
 }
 
 static inline void hak_queue_remove(hak_class_cache *cc, hak_slab *s) {
-  if (s->queue == HAK_Q_AVAIL) hak_unlink(&cc->avail_head, &cc->avail_tail, s);
-  else if (s->queue == HAK_Q_FULL) hak_unlink(&cc->full_head, &cc->full_tail, s);
+  if (s->queue == HAK_Q_AVAIL) {
+    hak_unlink(&cc->avail_head, &cc->avail_tail, s);
+  } else if (s->queue == HAK_Q_FULL) {
+    hak_unlink(&cc->full_head, &cc->full_tail, s);
+    cc->nfull--;
+  }
   s->queue = HAK_Q_NONE;
 }
 

@@ -8,8 +8,9 @@
  *   lock (the owner's queues are the owner's alone):
  *   3. the newest slab of the avail queue (this thread's slabs that got
  *      local frees while not current);
- *   4. up to HAK_FULL_SCAN slabs of the full queue, oldest first: one
- *      whose remote stack holds blocks is drained and becomes current;
+ *   4. once a remote free was announced (remote_events), the full queue,
+ *      oldest first: a slab whose remote stack holds blocks is drained and
+ *      becomes current;
  *   then, under the class lock (ownership changes hands):
  *   5. orphan_policy adopt: reclaim an orphaned slab that has room
  *      (drained as it is adopted: mimalloc's reclaim of abandoned pages);
@@ -27,9 +28,9 @@
 
 #include "queue.h"
 
-/* Full slabs looked at per refill before taking the class lock: bounds
- * the lock-free scan while letting remote frees into old slabs be found. */
-#define HAK_FULL_SCAN 8
+/* Full slabs looked at per refill, at most, once a remote free has been
+ * announced: bounds the lock-free scan of a long full queue. */
+#define HAK_FULL_SCAN 256
 
 /* Step 1: the next uncarved block. Touched memory is counted a page at a
  * time (the slab's high water moves by a page's worth of blocks), so the
@@ -54,21 +55,31 @@ static void set_current(hak_class_cache *cc, hak_superslab *ss, hak_slab *s) {
   s->queue = HAK_Q_CURRENT;
 }
 
-/* Steps 3 and 4. */
-static hak_slab *next_owned(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc) {
+/* Steps 3 and 4. The full queue is looked at only after a remote free
+ * landed in an empty stack of one of this thread's slabs of the class
+ * (remote_events moved), and then until a whole pass finds nothing: a
+ * producer whose blocks other threads free finds them wherever they are
+ * in the queue, and a thread nobody frees to never scans. */
+static hak_slab *next_owned(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc, uint32_t c) {
   hak_slab *s = cc->avail_head;
   if (s) {
     hak_queue_remove(cc, s);
     return s;
   }
-  hak_slab *first_seen = NULL;
-  for (int k = 0; k < HAK_FULL_SCAN && (s = cc->full_head) != NULL && s != first_seen; k++) {
-    hak_queue_remove(cc, s);
-    hak_superslab *ss = hak_ss_of_slab(a, s);
-    if (hak_ss_remote_drain(a, ss, s, tc)) return s;
-    hak_queue_push_full(cc, s); /* to the tail: the next scan starts further on */
-    if (!first_seen) first_seen = s;
+  uint64_t events = atomic_load_explicit(&tc->remote_events[c], memory_order_acquire);
+  if (events != cc->remote_seen) {
+    cc->remote_seen = events;
+    cc->scan_pending = true;
   }
+  if (!cc->scan_pending) return NULL;
+  uint32_t n = cc->nfull < HAK_FULL_SCAN ? cc->nfull : HAK_FULL_SCAN;
+  for (uint32_t k = 0; k < n; k++) {
+    s = cc->full_head;
+    hak_queue_remove(cc, s);
+    if (hak_ss_remote_drain(a, hak_ss_of_slab(a, s), s, tc)) return s;
+    hak_queue_push_full(cc, s); /* rotated: the next look starts further on */
+  }
+  if (n == cc->nfull) cc->scan_pending = false; /* a whole pass found nothing */
   return NULL;
 }
 
@@ -156,7 +167,7 @@ void *hak_alloc_slow(hak_allocator *a, hak_tcache *tc, uint32_t c) {
   } else {
     hak_tstat_add(&tc->stats.refills, 1);
   }
-  s = next_owned(a, tc, cc);
+  s = next_owned(a, tc, cc, c);
   if (!s) {
     hak_class_state *cs = &a->classes[c];
     pthread_mutex_lock(&cs->lock);

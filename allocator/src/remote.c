@@ -29,6 +29,14 @@ void hak_ss_remote_push(hak_allocator *a, hak_superslab *ss, hak_slab *slab, voi
     w = (uintptr_t)p | ((uintptr_t)(hak_remote_count(old) + 1) << HAK_REMOTE_COUNT_SHIFT);
   } while (!atomic_compare_exchange_weak_explicit(&ss->remote_heads[i], &old, w,
                                                   memory_order_release, memory_order_relaxed));
+  /* The first block on an empty stack: tell the owner its queue may have
+   * room (a stale cache of a thread that left is harmless: thread caches
+   * are never unmapped, and a spurious event costs one look). */
+  if (hak_remote_count(old) == 0) {
+    hak_tcache *owner = atomic_load_explicit(&slab->owner_tc, memory_order_relaxed);
+    if (owner)
+      atomic_fetch_add_explicit(&owner->remote_events[ss->class_idx], 1, memory_order_release);
+  }
   if (by) hak_tstat_add(&by->stats.frees_remote, 1);
   else hak_gstat_add(&a->g.frees_after_exit, 1);
   if (HAK_OBS(a, remote_push)) a->obs.remote_push(a->obs.ctx, ss->id, i, by ? by->tid : 0);
@@ -70,8 +78,8 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
   /* Adjust first: a concurrent reader of the counter may see it high for
    * a moment, never low. */
   if (a->cfg.remote_accounting != HAK_ACCT_DRAIN)
-    atomic_store_explicit(&slab->acct_adjust,
-                          atomic_load_explicit(&slab->acct_adjust, memory_order_relaxed) + n,
+    atomic_store_explicit(&ss->acct_adjust[i],
+                          atomic_load_explicit(&ss->acct_adjust[i], memory_order_relaxed) + n,
                           memory_order_release);
   atomic_store_explicit(&slab->used, atomic_load_explicit(&slab->used, memory_order_relaxed) - n,
                         memory_order_release);

@@ -146,3 +146,17 @@ uint32_t hak_class_size(const hak_allocator *a, int class_idx) {
 }
 
 uint32_t hak_class_count(const hak_allocator *a) { return a->class_count; }
+
+bool hak_class_geometry(const hak_allocator *a, int c, hak_class_info *out) {
+  if (c < 0 || (uint32_t)c >= a->class_count) return false;
+  const hak_class_state *cs = &a->classes[c];
+  uint32_t slab = 1u << cs->slab_shift;
+  out->block_size = cs->block_size;
+  out->min_request = c == 0 ? 0 : a->classes[c - 1].block_size + 1;
+  out->slab_bytes = slab;
+  out->nslabs = cs->nslabs;
+  out->header_bytes = cs->header_size;
+  out->ss_blocks = (cs->nslabs - 1) * (slab / cs->block_size) +
+                   (uint32_t)((slab - hak_class_first_block(cs, 0)) / cs->block_size);
+  return true;
+}

@@ -43,7 +43,7 @@ static void freeze(hak_superslab *ss) {
   int64_t sum = 0;
   for (uint32_t i = 0; i < ss->nslabs; i++)
     sum += (int64_t)atomic_load_explicit(&ss->slabs[i].used, memory_order_relaxed) +
-           atomic_load_explicit(&ss->slabs[i].acct_adjust, memory_order_relaxed);
+           atomic_load_explicit(&ss->acct_adjust[i], memory_order_relaxed);
   ss->frozen_active = sum;
 }
 
@@ -62,6 +62,7 @@ void hak_slab_take(hak_allocator *a, hak_superslab *ss, hak_slab *s, hak_tcache 
   set_orphaned(ss, s, false);
   ss->slabs_live++;
   tc->cls[ss->class_idx].nslabs++;
+  atomic_store_explicit(&s->owner_tc, tc, memory_order_relaxed);
   atomic_store_explicit(&s->owner_tid, tc->tid, memory_order_release);
 }
 
@@ -74,6 +75,7 @@ void hak_slab_release(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, 
   s->free_list = NULL;
   s->carved = 0;
   set_orphaned(ss, s, false);
+  atomic_store_explicit(&s->owner_tc, NULL, memory_order_relaxed);
   atomic_store_explicit(&s->owner_tid, HAK_TID_NONE, memory_order_relaxed);
   ss->free_slabs++;
   hak_ss_sync_lists(cs, ss, false);
@@ -83,6 +85,7 @@ void hak_slab_release(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, 
 void hak_slab_orphan(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s) {
   HAK_ASSERT(s->queue == HAK_Q_NONE);
   set_orphaned(ss, s, true);
+  atomic_store_explicit(&s->owner_tc, NULL, memory_order_relaxed);
   if (a->cfg.orphan_policy == HAK_ORPHAN_ADOPT) {
     atomic_store_explicit(&s->owner_tid, HAK_TID_ORPHAN, memory_order_release);
     hak_orphan_push(cs, s);
@@ -95,6 +98,7 @@ void hak_slab_release_empty(hak_allocator *a, hak_tcache *tc, hak_class_cache *c
   hak_superslab *ss = hak_ss_of_slab(a, s);
   hak_class_state *cs = &a->classes[ss->class_idx];
   hak_queue_remove(cc, s);
+  hak_fc_purge_slab(a, cc, s); /* its cached blocks are free: they go with it */
   pthread_mutex_lock(&cs->lock);
   hak_slab_release(a, cs, ss, s);
   pthread_mutex_unlock(&cs->lock);

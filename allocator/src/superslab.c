@@ -1,7 +1,7 @@
 /* superslab.c: mapping, laying out, unmapping and describing SuperSlabs.
  *
  * Layout of one SuperSlab (2^ss_lg bytes, naturally aligned):
- *   [header: hak_superslab, remote_heads[n], touched[n], slabs[n]]
+ *   [header: hak_superslab, remote_heads[n], acct_adjust[n], touched[n], slabs[n]]
  *   [slab 0 blocks ...][slab 1][slab 2] ... [slab n-1]
  * Slab i spans [i << slab_shift, (i+1) << slab_shift), slab_shift being the
  * class's (size_class.c); slab 0's blocks start after the header, rounded
@@ -21,8 +21,11 @@
 
 /* Offsets of the per-slab arrays inside the header. */
 static size_t heads_off(void) { return (sizeof(hak_superslab) + 63) & ~(size_t)63; }
-static size_t touched_off(uint32_t nslabs) {
+static size_t adjust_off(uint32_t nslabs) {
   return heads_off() + nslabs * sizeof(_Atomic uintptr_t);
+}
+static size_t touched_off(uint32_t nslabs) {
+  return adjust_off(nslabs) + nslabs * sizeof(_Atomic int64_t);
 }
 static size_t slabs_off(uint32_t nslabs) {
   return (touched_off(nslabs) + nslabs * sizeof(uint32_t) + 63) & ~(size_t)63;
@@ -39,7 +42,7 @@ int64_t hak_ss_active(const hak_superslab *ss) {
   for (uint32_t i = 0; i < ss->nslabs; i++) {
     hak_slab *s = &ss->slabs[i];
     v += (int64_t)atomic_load_explicit(&s->used, memory_order_acquire) +
-         atomic_load_explicit(&s->acct_adjust, memory_order_acquire);
+         atomic_load_explicit(&ss->acct_adjust[i], memory_order_acquire);
   }
   return v;
 }
@@ -91,6 +94,7 @@ static void layout(hak_allocator *a, hak_superslab *ss, uint32_t class_idx) {
   ss->div_magic = cs->div_magic;
   ss->remote_heads = (_Atomic uintptr_t *)((char *)ss + heads_off());
   ss->touched = (uint32_t *)((char *)ss + touched_off(cs->nslabs));
+  ss->acct_adjust = (_Atomic int64_t *)((char *)ss + adjust_off(cs->nslabs));
   ss->slabs = (hak_slab *)((char *)ss + slabs_off(cs->nslabs));
   size_t slab_size = (size_t)1 << cs->slab_shift;
   uint32_t cap = 0;

@@ -14,6 +14,7 @@
  * Thread caches come from a small mmap'd pool, never from malloc, so the
  * allocator can serve as the process's malloc.
  */
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -63,8 +64,17 @@ static hak_tcache *attach(hak_allocator *a) {
     pthread_mutex_unlock(&a->map_lock);
     return NULL;
   }
-  memset(tc, 0, a->tcache_size);
-  for (uint32_t c = 0; c < a->class_count; c++) tc->cls[c].slab = &a->empty_slab;
+  /* Everything but remote_events: a remote free may still announce itself
+   * to the thread that had this cache before (a stale owner_tc), with an
+   * atomic add; the counters only move forward, so the new thread starts
+   * from what they read now. */
+  memset(tc, 0, offsetof(hak_tcache, remote_events));
+  memset(tc->cls, 0, a->tcache_size - offsetof(hak_tcache, cls));
+  for (uint32_t c = 0; c < a->class_count; c++) {
+    tc->cls[c].slab = &a->empty_slab;
+    tc->cls[c].fc_cap = hak_fc_cap(a->classes[c].block_size);
+    tc->cls[c].remote_seen = atomic_load_explicit(&tc->remote_events[c], memory_order_relaxed);
+  }
   tc->alloc = a;
   tc->tid = ++a->next_tid;
   tc->next = a->threads;
@@ -114,6 +124,7 @@ static uint32_t exit_class(hak_allocator *a, hak_tcache *tc, uint32_t c, uint32_
   hak_class_cache *cc = &tc->cls[c];
   uint32_t orphaned = 0;
   hak_set_home(cc, NULL);
+  hak_fc_flush(a, tc, cc); /* cached blocks back on their slabs' lists */
   hak_slab *lists[2] = {cc->avail_head, cc->full_head};
   if (cc->slab != &a->empty_slab) {
     if (exit_slab(a, tc, cs, cc->slab)) (*released)++;
@@ -129,7 +140,8 @@ static uint32_t exit_class(hak_allocator *a, hak_tcache *tc, uint32_t c, uint32_
   cc->slab = &a->empty_slab;
   cc->ss = NULL;
   cc->avail_head = cc->avail_tail = cc->full_head = cc->full_tail = NULL;
-  cc->nslabs = 0;
+  cc->nslabs = cc->nfull = 0;
+  cc->scan_pending = false;
   return orphaned;
 }
 

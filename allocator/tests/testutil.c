@@ -35,11 +35,16 @@ static hak_slab *slab_at(hak_allocator *a, const void *block) {
   return hak_slab_of(ss, block);
 }
 
-/* The local free list's length, walked (links are encoded). */
+/* The slab's free blocks its owner holds: its free list (walked: links
+ * are encoded) and the blocks of it in threads' free caches. */
 uint32_t slab_free_count(hak_allocator *a, const void *block) {
   uint32_t n = 0;
   hak_slab *s = slab_at(a, block);
   for (void *q = s->free_list; q; q = hak_link_get(a, q)) n++;
+  uint32_t c = hak_registry_lookup(a, block)->class_idx;
+  pthread_mutex_lock(&a->map_lock);
+  for (hak_tcache *tc = a->threads; tc; tc = tc->next) n += hak_fc_count_in(a, &tc->cls[c], s);
+  pthread_mutex_unlock(&a->map_lock);
   return n;
 }
 

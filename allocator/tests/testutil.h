@@ -25,8 +25,9 @@ hak_allocator *make_alloc(const char *const *settings, int with_trim_thread);
 /* Snapshot of the SuperSlab holding p (fails the test if none). */
 hak_ss_info ss_info(hak_allocator *a, const void *p);
 
-/* Length of a slab's local free list and its remote count, by SuperSlab
- * address and slab index (white-box: reads the allocator's header). */
+/* A slab's free blocks its owner holds (its free list and the blocks in
+ * free caches) and its remote count, by a block of the slab (white-box:
+ * reads the allocator's header; call it when no thread runs). */
 uint32_t slab_free_count(hak_allocator *a, const void *block);
 uint32_t slab_remote_count(hak_allocator *a, const void *block);
 

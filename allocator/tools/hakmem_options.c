@@ -17,7 +17,9 @@ static const char usage_text[] =
     "                          preset's value of the options presets control, and\n"
     "                          libhakmem.so's own variables\n"
     "  --markdown TABLE        one table as the docs embed it: options, presets,\n"
-    "                          variables (the options by variable) or preload\n"
+    "                          variables (the options by variable), preload, or\n"
+    "                          classes (each size class's slabs and SuperSlab in the\n"
+    "                          default configuration and with ss_lg=20)\n"
     "  --presets               the preset names, one a line\n"
     "  --label [NAME=VALUE]... the variant label (as run.json's config.variant) of the\n"
     "                          HAKMEM_* environment with these settings on top\n"
@@ -39,6 +41,30 @@ static int print_listing(hak_list_format format) {
   }
   fputs(text, stdout);
   free(text);
+  return 0;
+}
+
+/* The default configuration's size classes, for docs/allocator.md. */
+static int print_classes(void) {
+  hak_allocator *a21, *a20;
+  hak_config cfg;
+  char err[256];
+  hak_config_default(&cfg);
+  hak_create_opts opts = {.no_trim_thread = true};
+  if (hak_create(&cfg, &opts, &a21, err, sizeof err) != 0) return usage_error(err, NULL);
+  hak_config_set(&cfg, "ss_lg", "20", err, sizeof err);
+  if (hak_create(&cfg, &opts, &a20, err, sizeof err) != 0) return usage_error(err, NULL);
+  puts("| class | block bytes | requests | slab | slabs per 2 MiB SuperSlab | blocks per 2 MiB "
+       "SuperSlab | blocks per 1 MiB (`ss_lg=20`) |");
+  puts("|---|---|---|---|---|---|---|");
+  hak_class_info ci, c20;
+  for (int c = 0; hak_class_geometry(a21, c, &ci) && hak_class_geometry(a20, c, &c20); c++)
+    printf("| %d | %u | %u..%u | %u KiB | %u | %u | %u |\n", c, ci.block_size, ci.min_request,
+           ci.block_size, ci.slab_bytes / 1024, ci.nslabs, ci.ss_blocks, c20.ss_blocks);
+  printf("\nHeader: %u bytes with 32 slabs (slab 0 gives them up).\n",
+         (hak_class_geometry(a21, 0, &ci), ci.header_bytes));
+  hak_destroy(a20);
+  hak_destroy(a21);
   return 0;
 }
 
@@ -75,10 +101,14 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(a, "--markdown")) {
-    if (argc < 3) return usage_error("--markdown needs a table: options, presets, variables or preload", NULL);
+    if (argc < 3)
+      return usage_error("--markdown needs a table: options, presets, variables, preload or classes",
+                         NULL);
+    if (!strcmp(argv[2], "classes")) return print_classes();
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
       if (!strcmp(argv[2], tables[i].name)) return print_listing(tables[i].format);
-    return usage_error("--markdown: expected options, presets, variables or preload, got", argv[2]);
+    return usage_error("--markdown: expected options, presets, variables, preload or classes, got",
+                       argv[2]);
   }
   return usage_error("unknown option", a);
 }

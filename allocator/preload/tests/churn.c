@@ -10,8 +10,8 @@
  * remotely into a slab whose owner has exited). A thread does ROUNDS x
  * CHUNKS operations on its slot's slice: verify a random block's contents,
  * then replace it by malloc, calloc (checked zero), realloc (prefix
- * checked) or posix_memalign, sometimes beyond 1024 bytes (the large
- * path). Every 16th victim is handed through a shared queue to whichever
+ * checked) or posix_memalign, sometimes beyond 1024 bytes (the medium
+ * classes and the large path). Every 16th victim is handed through a shared queue to whichever
  * thread runs next, which verifies and frees it (concurrent cross-thread
  * frees to live owners). Every block is filled with bytes derived from a
  * tag unique to it, so any corruption or overlap shows as a mismatch.
@@ -78,7 +78,8 @@ static uint64_t verify(const block *b, uint64_t *errors) {
 
 static uint32_t draw_size(lran2 *r) {
   long x = lran2_next(r);
-  if (x % 64 == 0) return 1025 + (uint32_t)(lran2_next(r) % 20000); /* large path */
+  /* Medium classes (1025..32768) and the large path beyond. */
+  if (x % 64 == 0) return 1025 + (uint32_t)(lran2_next(r) % 48000);
   return 1 + (uint32_t)(lran2_next(r) % 400);
 }
 

@@ -125,9 +125,13 @@ PY
       under "$HP_BIN/hp_badfree" "$mode" >"$tmp/out" 2>"$tmp/err" || st=$?
       [ "$st" -eq 134 ] || fail "$mode: expected SIGABRT (134), got $st: $(cat "$tmp/out" "$tmp/err")"
       addr=$(sed -n 's/^badfree: \(0x[0-9a-f]*\)$/\1/p' "$tmp/out")
-      what="double free"; [ "$mode" = interior ] && what="pointer inside a block"
+      # Found at the free, or (a block the owner's free cache held, freed
+      # again by another thread) by the next malloc, before a second hand-out.
+      what="free(): double free"
+      [ "$mode" = interior ] && what="free(): pointer inside a block"
+      [ "$mode" = double-remote ] && what="malloc(): double free or write after free"
       [ "$(grep -c '^\[hakmem\]' "$tmp/err")" -eq 1 ] &&
-        grep -q "^\[hakmem\] free(): $what: $addr (block of [0-9]* bytes)$" "$tmp/err" ||
+        grep -q "^\[hakmem\] $what: $addr (block of [0-9]* bytes)$" "$tmp/err" ||
         fail "$mode: expected one line naming $what at $addr, got: $(cat "$tmp/err")"
       HAKMEM_ON_BAD_FREE=count HAKMEM_STATS_JSON="$tmp/s.json" under "$HP_BIN/hp_badfree" "$mode" \
         >"$tmp/out" 2>"$tmp/err" || fail "$mode under count: $(cat "$tmp/out" "$tmp/err")"
