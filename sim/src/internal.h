@@ -38,7 +38,6 @@ typedef struct hr_block {
   uint32_t usable;    /* class size (0 for large objects) */
   uint32_t ss_id;     /* 0: not in a SuperSlab */
   uint32_t slab;
-  uint32_t tid;       /* allocating trace thread */
   _Atomic uint32_t ready; /* free mode: set once the alloc has run */
 } hr_block;
 
@@ -46,28 +45,33 @@ typedef struct hr_block {
 #define HR_CHUNK_BITS 16
 #define HR_MAX_CHUNKS (1u << 16)
 
+/* One id -> slot entry; key is id + 1 (0 empty, UINT64_MAX a tombstone). */
+typedef struct hr_map_entry {
+  uint64_t key;
+  uint32_t slot;
+} hr_map_entry;
+
 typedef struct hr_blocks {
   hr_block *chunks[HR_MAX_CHUNKS];
   uint64_t cap;                /* slots in allocated chunks */
-  uint64_t *free_slots;        /* recycled slot numbers (coordinator only) */
+  uint32_t *free_slots;        /* recycled slot numbers */
   uint64_t nfree, free_cap;
   uint64_t next;               /* next never-used slot */
-  /* id -> slot, open addressing (coordinator only) */
-  uint64_t *keys, *vals;       /* key 0 = empty; stored as id + 1 */
+  hr_map_entry *map;           /* id -> slot, open addressing, linear probing */
   uint64_t map_cap, map_used, map_tombs;
 } hr_blocks;
 
 int hr_blocks_init(hr_blocks *b);
 void hr_blocks_free(hr_blocks *b);
-static inline hr_block *hr_block_at(hr_blocks *b, uint64_t slot) {
+static inline hr_block *hr_block_at(hr_blocks *b, uint32_t slot) {
   return &b->chunks[slot >> HR_CHUNK_BITS][slot & ((1u << HR_CHUNK_BITS) - 1)];
 }
-/* Coordinator: a new slot for id (already checked not live by validation). */
-int hr_blocks_bind(hr_blocks *b, uint64_t id, uint64_t *slot);
-/* Coordinator: the slot of a live id, unbound from it. -1 if not live. */
-int hr_blocks_unbind(hr_blocks *b, uint64_t id, uint64_t *slot);
-/* Coordinator: the slot may be reused (its free has executed). */
-int hr_blocks_recycle(hr_blocks *b, uint64_t slot);
+/* A new slot for id (the trace's validation guarantees id is not live). */
+int hr_blocks_bind(hr_blocks *b, uint64_t id, uint32_t *slot);
+/* The slot of a live id, unbound from it. -1 if not live. */
+int hr_blocks_unbind(hr_blocks *b, uint64_t id, uint32_t *slot);
+/* The slot may be reused: no op still to run reads it. */
+int hr_blocks_recycle(hr_blocks *b, uint32_t slot);
 
 /* ------------------------------------------------------------ truth.c */
 
@@ -113,7 +117,7 @@ typedef struct hr_op {
   uint8_t op;                  /* ht_op */
   uint32_t tid;
   uint64_t t;                  /* event index */
-  uint64_t slot, slot2;        /* block slot; realloc: old in slot, new in slot2 */
+  uint32_t slot, slot2;        /* block slot; realloc: old in slot, new in slot2 */
   uint64_t id, new_id;         /* for messages */
   uint64_t size, n, align;
 } hr_op;
@@ -153,9 +157,9 @@ typedef struct hr_worker {
   _Atomic uint64_t completed;  /* batches run */
   /* Slots whose free executed, for the coordinator to recycle (lock), and
    * the worker's own list of them for the batch running (no lock). */
-  uint64_t *freed;
+  uint32_t *freed;
   uint64_t nfreed, freed_cap;
-  uint64_t *local_freed;
+  uint32_t *local_freed;
   uint64_t nlocal, local_cap;
   /* First failure, if any (lock). */
   int fail;

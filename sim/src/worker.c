@@ -67,7 +67,6 @@ static bool wait_ready(hr_run *run, hr_block *b) {
 static void record_new(hr_run *run, hr_block *b, void *p, uint64_t size, uint32_t tid) {
   b->ptr = p;
   b->size = size;
-  b->tid = tid;
   b->usable = 0;
   b->ss_id = hak_ss_id_of(run->alloc, p, &b->slab, &b->usable);
   hr_truth_alloc(&run->truth, b);
@@ -76,10 +75,10 @@ static void record_new(hr_run *run, hr_block *b, void *p, uint64_t size, uint32_
 
 /* Freed slots go to a local list, handed to the coordinator (under the
  * worker's lock) once per batch. */
-static void remember_freed(hr_worker *w, uint64_t slot) {
+static void remember_freed(hr_worker *w, uint32_t slot) {
   if (w->nlocal == w->local_cap) {
     uint64_t ncap = w->local_cap ? w->local_cap * 2 : 1024;
-    uint64_t *n = realloc(w->local_freed, ncap * sizeof *n);
+    uint32_t *n = realloc(w->local_freed, ncap * sizeof *n);
     if (!n) abort(); /* out of memory in the replayer itself */
     w->local_freed = n;
     w->local_cap = ncap;
@@ -93,7 +92,7 @@ static void publish_freed(hr_worker *w) {
   if (w->nfreed + w->nlocal > w->freed_cap) {
     uint64_t ncap = w->freed_cap ? w->freed_cap : 1024;
     while (ncap < w->nfreed + w->nlocal) ncap *= 2;
-    uint64_t *n = realloc(w->freed, ncap * sizeof *n);
+    uint32_t *n = realloc(w->freed, ncap * sizeof *n);
     if (!n) abort();
     w->freed = n;
     w->freed_cap = ncap;
