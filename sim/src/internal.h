@@ -73,6 +73,39 @@ int hr_blocks_unbind(hr_blocks *b, uint64_t id, uint32_t *slot);
 /* The slot may be reused: no op still to run reads it. */
 int hr_blocks_recycle(hr_blocks *b, uint32_t slot);
 
+/* ------------------------------------------------------------ turn.c */
+
+/* How a waiter waits (hr_turn_policy_default: from the CPUs this process
+ * may run on). */
+typedef struct hr_turn_policy {
+  uint32_t spin;               /* pauses between yields while hot; 0 with one CPU */
+  uint64_t park_ns;            /* a waiter parks after waiting this long */
+} hr_turn_policy;
+
+/* One participant's place in the turn protocol, on its own cache line. */
+typedef struct hr_turn_slot {
+  _Alignas(64) _Atomic uint32_t state; /* futex word: idle, waiting, parked, go */
+  _Atomic uint32_t hot;        /* the turn comes soon: pause between yields */
+  uint64_t parks, yields;      /* the owner's counts, for tuning */
+} hr_turn_slot;
+
+hr_turn_policy hr_turn_policy_default(void);
+hr_turn_policy hr_turn_policy_for_cpus(unsigned cpus);
+void hr_turn_slot_init(hr_turn_slot *s);
+/* Gives the turn to the slot's owner (the caller holds it and stops). */
+void hr_turn_give(hr_turn_slot *to);
+/* Waits for the turn: parked at once when park_first (the turn is far),
+ * else yielding (pausing too while hot) and parking after park_ns. */
+void hr_turn_wait(const hr_turn_policy *p, hr_turn_slot *me, bool park_first);
+/* Waits parked at most `seconds`; true when the turn came (and is taken). */
+bool hr_turn_wait_for(hr_turn_slot *me, double seconds);
+/* The owner's turn comes soon: wake it if parked and make it pause. */
+void hr_turn_heat(hr_turn_slot *s);
+/* Wakes the owner if parked, to wait yielding. */
+void hr_turn_rouse(hr_turn_slot *s);
+/* For tests and statistics: the owner is parked (or about to be). */
+bool hr_turn_is_parked(hr_turn_slot *s);
+
 /* ------------------------------------------------------------ truth.c */
 
 /* Ground truth for one SuperSlab, by id. Counters are atomics so free mode
