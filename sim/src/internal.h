@@ -1,13 +1,18 @@
 /* internal.h: hakreplay's structures, grouped by the file that owns them.
  *
- * The coordinator (the process's main thread) reads the trace, resolves
- * block ids to slots of the block table, and hands each run of consecutive
- * same-thread events (a batch) to that trace thread's worker: a real
- * pthread, created at thread_start and joined at thread_exit, so the
- * allocator's thread-exit path runs for real. In deterministic mode the
- * coordinator waits for each batch before the next (the token), so the
- * allocator sees the trace's global order exactly; in free mode it only
- * queues batches and workers run concurrently.
+ * Every trace thread runs on a real OS thread from a pool (pool.c) that the
+ * allocator sees as that thread: its own thread cache and id, so a free of
+ * another thread's block is a real remote free, and a trace thread's exit
+ * runs the allocator's real exit path (orphaning, adoption). The trace is
+ * read ahead and its block ids resolved to slots of the block table
+ * (feed.c); exec.c runs one op against the allocator and keeps the ground
+ * truth beside it.
+ *
+ * Deterministic mode (det.c): one turn (turn.c) is passed along the trace;
+ * its holder alone calls the allocator and touches the shared state, so the
+ * allocator sees the trace's global order exactly. Free mode (freerun.c):
+ * the coordinator queues each op to its thread's worker; workers run
+ * concurrently, keeping only the trace's data dependencies.
  *
  * Ground truth (which blocks are live, where) lives in the block table and
  * the per-SuperSlab records; the allocator's own beliefs come from its
@@ -41,7 +46,6 @@ typedef struct hr_block {
   _Atomic uint32_t ready; /* free mode: set once the alloc has run */
 } hr_block;
 
-#define HR_RING 4096u        /* batches in flight, deterministic mode */
 #define HR_CHUNK_BITS 16
 #define HR_MAX_CHUNKS (1u << 16)
 
@@ -134,91 +138,182 @@ typedef struct hr_truth {
   _Atomic int64_t large_blocks, large_bytes;
   size_t slab_size, ss_size;
   void *retired;               /* superseded tables, freed at the end */
+  bool exclusive;              /* one updater at a time (deterministic mode) */
 } hr_truth;
 
-int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size);
+int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive);
 void hr_truth_free(hr_truth *t);
 hr_ss *hr_truth_get(hr_truth *t, uint32_t id);
 hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info);
 void hr_truth_alloc(hr_truth *t, const hr_block *b);
 void hr_truth_free_block(hr_truth *t, const hr_block *b);
 
-/* ------------------------------------------------------------ worker.c */
+/* ------------------------------------------------------------ feed.c */
 
-/* One trace event, resolved for execution. */
+#define HR_WINDOW (1u << 13)   /* events read ahead (a power of two) */
+#define HR_RUNS (2 * HR_WINDOW)
+
+/* hr_feed.status besides 0 (more to read) and the reader's HT_E* codes. */
+enum { HR_FEED_END = 1, HR_FEED_NOMEM = -100 };
+
+/* One trace event, resolved for execution: block ids turned into slots. */
 typedef struct hr_op {
   uint8_t op;                  /* ht_op */
-  uint32_t tid;
-  uint64_t t;                  /* event index */
-  uint32_t slot, slot2;        /* block slot; realloc: old in slot, new in slot2 */
-  uint64_t id, new_id;         /* for messages */
-  uint64_t size, n, align;
+  uint32_t tid;                /* thread_start: the new thread */
+  uint32_t slot, slot2;        /* block slots; realloc: old in slot, new in slot2 */
+  uint64_t id, new_id;         /* for the marks and the messages */
+  uint64_t size;
+  uint64_t aux;                /* calloc: n; memalign: align; thread_start: parent */
 } hr_op;
+
+typedef struct hr_feed {
+  ht_reader *reader;
+  hr_blocks *blocks;
+  bool recycle_at_once;        /* deterministic: freed slots are reusable at once */
+  hr_op *ring;                 /* [HR_WINDOW]: event t at ring[t % HR_WINDOW] */
+  uint64_t fed;                /* events read and resolved */
+  uint64_t hash;               /* FNV-1a of the events read */
+  int status;                  /* 0, HR_FEED_END, HR_FEED_NOMEM or the reader's error */
+  /* Runs: maximal stretches of one thread's ops (thread starts excluded:
+   * the holder runs those), for the look-ahead of hand-offs. */
+  uint64_t *run_start;         /* [HR_RUNS] first event, by run number % HR_RUNS */
+  uint32_t *run_tid;           /* [HR_RUNS] */
+  uint64_t runs;               /* runs begun */
+  uint32_t last_tid;
+} hr_feed;
+
+int hr_feed_init(hr_feed *f, ht_reader *r, hr_blocks *b, bool recycle_at_once);
+void hr_feed_free(hr_feed *f);
+/* Reads one event into *op: 0, or the (sticky) status that stopped it. */
+int hr_feed_one(hr_feed *f, hr_op *op);
+/* Reads into the ring until `fed` reaches upto, the end or an error. */
+void hr_feed_fill(hr_feed *f, uint64_t upto);
+/* After a failure: hashes and counts the rest of the trace (no ids
+ * resolved). 0, or the reader's error. */
+int hr_feed_rest(hr_feed *f);
+/* FNV-1a of one event's 8 fields as 64-bit values in memory order. */
+uint64_t hr_event_hash(uint64_t h, const ht_event *ev);
+
+/* ------------------------------------------------------------ exec.c */
+
+/* Why a replay stopped at an event. */
+enum { HR_FAIL_NONE = 0, HR_FAIL_OOM = 1, HR_FAIL_CORRUPT = 2, HR_FAIL_SKIPPED = 3 };
+
+typedef struct hr_failure {
+  int kind;                    /* HR_FAIL_OOM or HR_FAIL_CORRUPT; 0 none */
+  uint64_t t;
+  char msg[320];               /* "block ID: what" (the caller adds file and event) */
+} hr_failure;
 
 typedef struct hr_run hr_run;
 
-/* Why a worker stopped a batch early. */
-enum { HR_FAIL_NONE = 0, HR_FAIL_OOM = 1, HR_FAIL_CORRUPT = 2 };
+/* Runs op (event t) from the calling thread, which runs op->tid. 0, or
+ * the failure (also in *f); HR_FAIL_SKIPPED when free mode was aborted. */
+int hr_exec(hr_run *run, const hr_op *op, uint64_t t, hr_failure *f);
+/* Trace thread tid exits at event t: the allocator's exit path, from this
+ * OS thread, which reaches the allocator as a new thread afterwards. */
+void hr_exit_thread(hr_run *run, uint32_t tid, uint64_t t);
 
-/* Ops that are not trace events: run by a worker, in turn, so that what
- * they change happens at the same point of the global order every time. */
-enum {
-  HR_OP_STARTED = 100, /* first op of a new thread: count its mappings, log its start */
-};
-
-typedef struct hr_batch {
-  hr_op *ops;
-  uint32_t n, cap;
-  uint64_t seq;                /* position in the global order of batches */
-  bool exit_after;             /* the thread exits after this batch */
-  uint64_t exit_t;             /* the thread_exit event's index */
-  struct hr_batch *next;
-} hr_batch;
-
-typedef struct hr_worker {
-  hr_run *run;
-  uint32_t tid;
-  pthread_t thread;
-  bool joined;
-  bool exit_queued;            /* coordinator only */
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  hr_batch *head, *tail;       /* queued batches (lock) */
-  bool sleeping;               /* waiting on cond for a batch (lock) */
-  _Atomic bool waiting_turn;   /* waiting on cond for its turn */
-  uint64_t queued;             /* batches (lock) */
-  _Atomic uint64_t completed;  /* batches run */
-  /* Slots whose free executed, for the coordinator to recycle (lock), and
-   * the worker's own list of them for the batch running (no lock). */
-  uint32_t *freed;
-  uint64_t nfreed, freed_cap;
-  uint32_t *local_freed;
-  uint64_t nlocal, local_cap;
-  /* First failure, if any (lock). */
-  int fail;
-  uint64_t fail_t;
-  char fail_msg[320];
-} hr_worker;
-
-int hr_worker_start(hr_run *run, uint32_t tid);
-/* Queues a batch (taking ownership); b->seq must be set. */
-void hr_worker_submit(hr_worker *w, hr_batch *b);
-/* Free mode: waits until every batch queued to w has run. */
-void hr_worker_wait(hr_worker *w);
-/* After the worker's exit batch has been queued: joins the thread. */
-void hr_worker_join(hr_worker *w);
-/* Moves the worker's freed slots to the block table; returns its failure. */
-int hr_worker_collect(hr_worker *w);
-/* Deterministic mode: makes batch seq the one allowed to run, waking its
- * worker (or the coordinator) if it sleeps. */
-void hr_pass_turn(hr_run *run, uint64_t seq);
-/* Waits until every batch before seq has run. */
-void hr_wait_turn(hr_run *run, uint64_t seq);
-
-/* The thread id and event index a worker (or the coordinator) is at, for
- * observer callbacks that run in that thread. */
+/* The trace thread and event index the calling thread is at, for observer
+ * callbacks that run in it; -1: not a trace thread (the coordinator, the
+ * trim thread, or a holder doing the replayer's own duties). */
 extern _Thread_local int64_t hr_tl_trace_tid;
 extern _Thread_local uint64_t hr_tl_t;
+
+/* ------------------------------------------------------------ pool.c */
+
+#define HR_QUEUE 1024u         /* ops queued to one free-mode worker */
+
+typedef struct hr_qop {
+  hr_op op;
+  uint64_t t;
+} hr_qop;
+
+/* Free mode: the coordinator's ops for one worker (single producer, single
+ * consumer). */
+typedef struct hr_queue {
+  hr_qop *ops;                 /* [HR_QUEUE] */
+  _Atomic uint64_t head;       /* published by the coordinator */
+  uint64_t unpublished;        /* appended (coordinator only) */
+  _Alignas(64) _Atomic uint64_t tail; /* run by the worker */
+  _Atomic uint32_t parked;     /* futex word: the worker sleeps for work */
+} hr_queue;
+
+typedef struct hr_pool hr_pool;
+
+typedef struct hr_worker {
+  hr_turn_slot turn;           /* deterministic mode (first: its own cache line) */
+  hr_run *run;
+  hr_pool *pool;
+  uint32_t index;              /* creation order */
+  pthread_t thread;
+  int64_t tid;                 /* the trace thread it runs, -1 while idle */
+  struct hr_worker *next_idle;
+  hr_queue queue;              /* free mode */
+  hr_failure failure;          /* free mode: its first failure */
+} hr_worker;
+
+struct hr_pool {
+  hr_run *run;
+  void *(*main)(void *);       /* a worker's thread function (its argument: the worker) */
+  hr_worker **all;             /* [n] in creation order */
+  uint32_t n, cap;
+  hr_worker *idle;             /* most recently idle first */
+  uint32_t nidle;
+};
+
+int hr_pool_init(hr_pool *p, hr_run *run, void *(*main)(void *));
+/* An idle worker, or a new OS thread; NULL if none can be created. */
+hr_worker *hr_pool_get(hr_pool *p);
+/* w's trace thread has exited (its exit op is run or queued). */
+void hr_pool_put(hr_pool *p, hr_worker *w);
+/* Joins every worker (each must have been told to return). */
+void hr_pool_join(hr_pool *p);
+void hr_pool_free(hr_pool *p);
+
+/* ------------------------------------------------------------ det.c */
+
+/* Why a driver handed the replay back to the coordinator. */
+enum { HR_END_DONE = 1, HR_END_FAILED, HR_END_READ, HR_END_NOMEM, HR_END_DUTY };
+
+typedef struct hr_det {
+  hr_turn_policy policy;
+  hr_turn_slot *coord;         /* the coordinator waits here for the end */
+  hr_worker **worker_of;       /* [threads] by trace tid (holder only) */
+  uint64_t pos;                /* the next event to run (holder only) */
+  uint64_t next_duty;          /* the next trim or sample time */
+  uint64_t cursor;             /* the run holding pos, for look-ahead */
+  int end;                     /* HR_END_*, set by the last holder */
+  _Atomic bool stop;           /* workers return */
+} hr_det;
+
+int hr_det_init(hr_run *run);
+/* Runs the whole trace; returns HR_END_*. */
+int hr_det_run(hr_run *run);
+void hr_det_stop(hr_run *run);
+void hr_det_free(hr_run *run);
+
+/* ------------------------------------------------------------ freerun.c */
+
+/* A freed slot, recyclable once its worker has run past pos. */
+typedef struct hr_pending {
+  hr_worker *w;
+  uint32_t slot;
+  uint64_t pos;
+} hr_pending;
+
+typedef struct hr_free {
+  hr_worker **worker_of;       /* [threads] by trace tid */
+  hr_worker *current;          /* the queue being appended to */
+  hr_pending *pend;            /* FIFO ring [pend_cap] */
+  uint64_t pend_head, pend_tail, pend_cap;
+  _Atomic bool stop;
+} hr_free;
+
+int hr_free_init(hr_run *run);
+int hr_free_run(hr_run *run);
+void hr_free_stop(hr_run *run);
+void hr_free_free(hr_run *run);
 
 /* ------------------------------------------------------------ events.c */
 
@@ -265,6 +360,15 @@ void hr_sampler_free(hr_sampler *s);
 /* The summary object from the samples and the final stats. */
 json_t *hr_summary(hr_run *run, json_t *oom_event);
 
+/* ------------------------------------------------------------ progress.c */
+
+typedef struct hr_progress_line {
+  bool on;
+  int fd;                      /* --progress-fd, or -1: the terminal */
+  int64_t total;               /* events in the trace, -1 unknown */
+  double started, last;
+} hr_progress_line;
+
 /* ------------------------------------------------------------ replay.c */
 
 typedef struct hr_options {
@@ -282,6 +386,7 @@ typedef struct hr_options {
   uint64_t inject_overwrite;
   bool quiet;
   bool progress;               /* stderr is a terminal and not quiet */
+  int progress_fd;             /* --progress-fd N (compare's replays), -1 none */
   char cmdline[1024];
 } hr_options;
 
@@ -291,39 +396,44 @@ struct hr_run {
   hak_allocator *alloc;
   ht_reader *reader;
   const ht_header *header;
+  uint32_t nthreads;           /* trace threads (the header's count) */
   hr_blocks blocks;
+  hr_feed feed;
   hr_truth truth;
   hr_events events;
   hr_sampler sampler;
-  hr_worker **workers;         /* [threads] by trace tid */
-  /* Deterministic mode's token: the seq of the batch allowed to run. The
-   * coordinator numbers batches as it queues them; a worker runs its batch
-   * when the turn reaches it and passes the turn on; owner[] tells whom to
-   * wake. The coordinator stays at most HR_RING batches ahead. */
-  _Atomic uint64_t turn;
-  uint64_t next_seq;           /* coordinator only */
-  _Atomic uint64_t assigned;   /* batches with an owner entry (== next_seq, published) */
-  _Atomic(hr_worker *) *owner; /* [HR_RING] by seq */
-  pthread_mutex_t turn_lock;   /* the coordinator's sleep on the turn */
-  pthread_cond_t turn_cond;
-  _Atomic bool coord_waiting;
-  _Atomic uint64_t coord_wait_for; /* the turn the sleeping coordinator needs */
-  uint32_t nworkers;
+  hr_pool pool;
+  hr_det det;
+  hr_free fr;
+  bool driver_ready;
+  hr_progress_line progress_line;
+  _Atomic uint64_t progress;   /* events run, published for the progress line */
   _Atomic uint32_t threads_started;
   uint32_t threads_alive;
-  _Atomic uint64_t t_now;      /* coordinator's event index (free mode's clock) */
-  uint64_t events_done;        /* replayed (up to the OOM) */
+  _Atomic uint64_t t_now;      /* the replayer's clock when no trace thread acts */
+  uint64_t events_done;        /* replayed (up to the failure) */
   uint64_t trace_events;       /* in the trace */
   uint64_t trim_every;         /* events between replayer-driven trims, 0 none */
   uint64_t sample_every;
-  _Atomic bool abort;          /* a worker failed: the others stop waiting and skip */
+  hr_failure failure;          /* the first failure, if any */
+  _Atomic bool abort;          /* free mode: a worker failed, the others skip */
   _Atomic int internal_error;  /* set by observers: an impossible allocator state */
   char internal_msg[320];      /* written by whoever set internal_error first */
-  uint64_t hash;               /* FNV-1a of the events as read */
 };
 
+/* A trace thread started at event t (counted, logged, its mappings held
+ * against the map limit). */
+void hr_thread_started(hr_run *run, uint32_t tid, uint32_t parent, uint64_t t);
 /* Runs the replay; returns the process exit code. */
 int hr_replay(const hr_options *o);
+
+/* ------------------------------------------------------------ progress.c */
+
+void hr_progress_init(hr_progress_line *p, const hr_options *o, int64_t total);
+/* Updates the line (at most every 0.25 s unless last). */
+void hr_progress(hr_run *run, uint64_t done, bool last);
+/* "DONE/TOTAL M events (P%), R M events/s, M:SS left" */
+void hr_progress_format(char *buf, size_t len, uint64_t done, int64_t total, double seconds);
 
 /* ------------------------------------------------------------ host.c */
 

@@ -64,6 +64,7 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
   o.deterministic = true;
   o.ops_per_ms = 4190;
   o.max_events = 1000000;
+  o.progress_fd = -1;
   hak_config_default(&o.cfg);
   const char *variant = NULL;
   int nopts = 0;
@@ -111,6 +112,9 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
       if (parse_count(a, v, 0, &o.thread_maps)) return HR_EXIT_USAGE;
     } else if (!strcmp(a, "--inject-overwrite")) { /* tests only: see docs/testing.md */
       if (parse_count(a, v, 1, &o.inject_overwrite)) return HR_EXIT_USAGE;
+    } else if (!strcmp(a, "--progress-fd")) { /* hakreplay compare's replays */
+      if (parse_count(a, v, 0, &n) || n > 1024) return HR_EXIT_USAGE;
+      o.progress_fd = (int)n;
     } else if (!strcmp(a, "--max-events")) {
       if (parse_count(a, v, 0, &n)) return HR_EXIT_USAGE;
       o.max_events = n;

@@ -7,6 +7,11 @@
  * The table of SuperSlab records grows under a lock (in the observer's
  * ss_map callback); readers go through the published pointer, and old
  * tables are kept until the end so a reader never sees freed memory.
+ *
+ * Counters are atomics for free mode, whose workers update them at once.
+ * In deterministic mode one thread at a time updates them (the turn orders
+ * the holders), so an update is a relaxed load and store, not a locked
+ * read-modify-write: about ten fewer locked instructions per event.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +23,9 @@ typedef struct retired {
   hr_ss **table;
 } retired;
 
-int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size) {
+int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive) {
   memset(t, 0, sizeof *t);
+  t->exclusive = exclusive;
   pthread_mutex_init(&t->lock, NULL);
   t->cap = 1024;
   t->by_id = calloc(t->cap, sizeof *t->by_id);
@@ -96,43 +102,61 @@ hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info) {
   return ss;
 }
 
+/* Adds v to *p: one writer at a time (exclusive), or any number. */
+static inline int64_t add64(const hr_truth *t, _Atomic int64_t *p, int64_t v) {
+  if (t->exclusive) {
+    int64_t old = atomic_load_explicit(p, memory_order_relaxed);
+    atomic_store_explicit(p, old + v, memory_order_relaxed);
+    return old;
+  }
+  return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+}
+
+static inline int32_t add32(const hr_truth *t, _Atomic int32_t *p, int32_t v) {
+  if (t->exclusive) {
+    int32_t old = atomic_load_explicit(p, memory_order_relaxed);
+    atomic_store_explicit(p, old + v, memory_order_relaxed);
+    return old;
+  }
+  return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+}
+
 /* The byte ladder covers SuperSlab blocks; large objects (their own
  * mappings) are counted beside it. */
 void hr_truth_alloc(hr_truth *t, const hr_block *b) {
   if (!b->ss_id) {
-    atomic_fetch_add_explicit(&t->large_blocks, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->large_bytes, (int64_t)b->size, memory_order_relaxed);
+    add64(t, &t->large_blocks, 1);
+    add64(t, &t->large_bytes, (int64_t)b->size);
     return;
   }
-  atomic_fetch_add_explicit(&t->live_blocks, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&t->live_req_bytes, (int64_t)b->size, memory_order_relaxed);
-  int64_t r = atomic_load_explicit(&t->live_req_bytes, memory_order_relaxed);
+  add64(t, &t->live_blocks, 1);
+  int64_t r = add64(t, &t->live_req_bytes, (int64_t)b->size) + (int64_t)b->size;
   if (r > atomic_load_explicit(&t->peak_req_bytes, memory_order_relaxed))
     atomic_store_explicit(&t->peak_req_bytes, r, memory_order_relaxed);
   hr_ss *ss = hr_truth_get(t, b->ss_id);
-  atomic_fetch_add_explicit(&t->live_block_bytes, b->usable, memory_order_relaxed);
-  atomic_fetch_add_explicit(&ss->live_blocks, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&ss->live_bytes, (int64_t)b->size, memory_order_relaxed);
-  if (atomic_fetch_add_explicit(&ss->slab_live[b->slab], 1, memory_order_relaxed) == 0) {
-    atomic_fetch_add_explicit(&ss->slabs_active, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->slab_active_bytes, (int64_t)t->slab_size, memory_order_relaxed);
+  add64(t, &t->live_block_bytes, b->usable);
+  add64(t, &ss->live_blocks, 1);
+  add64(t, &ss->live_bytes, (int64_t)b->size);
+  if (add32(t, &ss->slab_live[b->slab], 1) == 0) {
+    add64(t, &ss->slabs_active, 1);
+    add64(t, &t->slab_active_bytes, (int64_t)t->slab_size);
   }
 }
 
 void hr_truth_free_block(hr_truth *t, const hr_block *b) {
   if (!b->ss_id) {
-    atomic_fetch_sub_explicit(&t->large_blocks, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&t->large_bytes, (int64_t)b->size, memory_order_relaxed);
+    add64(t, &t->large_blocks, -1);
+    add64(t, &t->large_bytes, -(int64_t)b->size);
     return;
   }
-  atomic_fetch_sub_explicit(&t->live_blocks, 1, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&t->live_req_bytes, (int64_t)b->size, memory_order_relaxed);
+  add64(t, &t->live_blocks, -1);
+  add64(t, &t->live_req_bytes, -(int64_t)b->size);
   hr_ss *ss = hr_truth_get(t, b->ss_id);
-  atomic_fetch_sub_explicit(&t->live_block_bytes, b->usable, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&ss->live_blocks, 1, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&ss->live_bytes, (int64_t)b->size, memory_order_relaxed);
-  if (atomic_fetch_sub_explicit(&ss->slab_live[b->slab], 1, memory_order_relaxed) == 1) {
-    atomic_fetch_sub_explicit(&ss->slabs_active, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&t->slab_active_bytes, (int64_t)t->slab_size, memory_order_relaxed);
+  add64(t, &t->live_block_bytes, -(int64_t)b->usable);
+  add64(t, &ss->live_blocks, -1);
+  add64(t, &ss->live_bytes, -(int64_t)b->size);
+  if (add32(t, &ss->slab_live[b->slab], -1) == 1) {
+    add64(t, &ss->slabs_active, -1);
+    add64(t, &t->slab_active_bytes, -(int64_t)t->slab_size);
   }
 }

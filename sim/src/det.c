@@ -1,0 +1,176 @@
+/* det.c: deterministic mode. One turn, passed along the trace: whoever
+ * holds it runs the trace's events in order while they are its own trace
+ * thread's, then gives the turn to the owner of the next one. So the
+ * allocator sees exactly the trace's global order, and every number in
+ * run.json outside `host` is a function of the trace and the configuration.
+ *
+ * The holder does all the replay's shared work itself: it reads the trace
+ * ahead into the window (feed.c) when less than half of it is left, runs
+ * thread starts (binding a pool thread to the new trace thread), and at
+ * logical times (the event index) trims and samples, between two events,
+ * with every other thread waiting for the turn. A thread's exit runs on
+ * its own OS thread, in turn. No other thread ever touches the allocator,
+ * so the window, the block table, the pool and the truth need no lock: the
+ * turn's release/acquire orders one holder's writes before the next's reads.
+ *
+ * Before giving the turn, the holder looks at the runs ahead: the owner of
+ * the run after the next is heated (it pauses, so it is likely on a CPU
+ * when its turn comes), and the holder itself parks if its own next run is
+ * not among the next HR_NEAR_RUNS. The coordinator (the process's main
+ * thread) starts the first holder, then sleeps until one hands it the turn
+ * at the end, printing progress meanwhile.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define HR_NEAR_RUNS 16 /* a waiter whose run is further away parks */
+
+/* Logical-time duties before event t: trim, then sample. Done by the
+ * holder as the replayer, not as its trace thread (observers see no
+ * thread and the coordinator's clock). */
+static int duties(hr_run *run, uint64_t t) {
+  hr_det *d = &run->det;
+  bool trim = run->trim_every && t % run->trim_every == 0;
+  bool sample = t % run->sample_every == 0;
+  d->next_duty = UINT64_MAX;
+  if (run->trim_every) d->next_duty = (t / run->trim_every + 1) * run->trim_every;
+  uint64_t ns = (t / run->sample_every + 1) * run->sample_every;
+  if (ns < d->next_duty) d->next_duty = ns;
+  int64_t tid = hr_tl_trace_tid;
+  hr_tl_trace_tid = -1;
+  atomic_store_explicit(&run->t_now, t, memory_order_relaxed);
+  int rc = 0;
+  if (trim) hak_trim(run->alloc, NULL, NULL, 0);
+  if (sample) rc = hr_sample(run, t);
+  hr_tl_trace_tid = tid;
+  return rc;
+}
+
+static int start_thread(hr_run *run, uint32_t tid, uint32_t parent, uint64_t t) {
+  hr_worker *w = hr_pool_get(&run->pool);
+  if (!w) return -1;
+  w->tid = tid;
+  run->det.worker_of[tid] = w;
+  hr_thread_started(run, tid, parent, t);
+  return 0;
+}
+
+/* Ends the holder's turn: the coordinator takes over. */
+static bool end(hr_run *run, int why) {
+  run->det.end = why;
+  atomic_store_explicit(&run->progress, run->det.pos, memory_order_relaxed);
+  hr_turn_give(run->det.coord);
+  return true; /* nothing more for this worker: park */
+}
+
+/* Gives the turn to the owner of the op at pos; returns whether w's own
+ * next run is far (it parks rather than yields). */
+static bool pass(hr_run *run, hr_worker *w, hr_worker *next) {
+  hr_det *d = &run->det;
+  hr_feed *f = &run->feed;
+  /* A worker that ran many runs alone (a chain of threads on one pool
+   * thread) left the cursor behind the runs still in the ring. */
+  if (f->runs - d->cursor > HR_WINDOW) d->cursor = f->runs - HR_WINDOW;
+  while (d->cursor + 1 < f->runs && f->run_start[(d->cursor + 1) % HR_RUNS] <= d->pos) d->cursor++;
+  hr_worker *after = NULL;
+  bool near = w->tid < 0; /* idle: a start may bind it soon */
+  for (uint64_t k = 1; k <= HR_NEAR_RUNS && d->cursor + k < f->runs; k++) {
+    hr_worker *o = d->worker_of[f->run_tid[(d->cursor + k) % HR_RUNS]];
+    if (k == 1) after = o;
+    if (o == w) {
+      near = true;
+      break;
+    }
+  }
+  atomic_store_explicit(&run->progress, d->pos, memory_order_relaxed);
+  hr_turn_give(&next->turn);
+  /* From here on the shared state is the next holder's. */
+  if (after && after != next && after != w) hr_turn_heat(&after->turn);
+  return !near;
+}
+
+/* Runs the trace from pos while its ops are w's; returns whether w's next
+ * turn is far. */
+static bool run_turn(hr_run *run, hr_worker *w) {
+  hr_det *d = &run->det;
+  hr_feed *f = &run->feed;
+  for (;;) {
+    uint64_t t = d->pos;
+    if (f->fed - t < HR_WINDOW / 2 && !f->status) hr_feed_fill(f, t + HR_WINDOW);
+    if (t == f->fed)
+      return end(run, f->status == HR_FEED_END ? HR_END_DONE
+                      : f->status == HR_FEED_NOMEM ? HR_END_NOMEM
+                                                   : HR_END_READ);
+    if (t == d->next_duty && duties(run, t) != 0) return end(run, HR_END_DUTY);
+    const hr_op *op = &f->ring[t % HR_WINDOW];
+    if (op->op == HT_OP_THREAD_START) {
+      if (start_thread(run, op->tid, (uint32_t)op->aux, t) != 0) return end(run, HR_END_NOMEM);
+      d->pos = t + 1;
+      continue;
+    }
+    hr_worker *owner = d->worker_of[op->tid];
+    if (owner != w) return pass(run, w, owner);
+    if (op->op == HT_OP_THREAD_EXIT) {
+      hr_exit_thread(run, op->tid, t);
+      d->worker_of[op->tid] = NULL;
+      w->tid = -1;
+      hr_pool_put(&run->pool, w);
+      run->threads_alive--;
+    } else {
+      hr_tl_trace_tid = op->tid;
+      hr_tl_t = t;
+      if (hr_exec(run, op, t, &run->failure) != 0) return end(run, HR_END_FAILED);
+    }
+    d->pos = t + 1;
+    if ((t & 0xffff) == 0) atomic_store_explicit(&run->progress, t, memory_order_relaxed);
+  }
+}
+
+static void *worker_main(void *arg) {
+  hr_worker *w = arg;
+  hr_run *run = w->run;
+  bool far = false;
+  for (;;) {
+    hr_turn_wait(&run->det.policy, &w->turn, far);
+    if (atomic_load_explicit(&run->det.stop, memory_order_relaxed)) break;
+    far = run_turn(run, w);
+  }
+  return NULL;
+}
+
+int hr_det_init(hr_run *run) {
+  hr_det *d = &run->det;
+  d->policy = hr_turn_policy_default();
+  d->coord = aligned_alloc(_Alignof(hr_turn_slot), sizeof *d->coord);
+  d->worker_of = calloc(run->nthreads, sizeof *d->worker_of);
+  if (!d->coord || !d->worker_of) return -1;
+  hr_turn_slot_init(d->coord);
+  d->next_duty = run->sample_every;
+  if (run->trim_every && run->trim_every < d->next_duty) d->next_duty = run->trim_every;
+  return hr_pool_init(&run->pool, run, worker_main);
+}
+
+int hr_det_run(hr_run *run) {
+  hr_det *d = &run->det;
+  /* The main trace thread runs from the start (it has no thread_start). */
+  if (start_thread(run, 0, 0, 0) != 0) return HR_END_NOMEM;
+  hr_turn_give(&d->worker_of[0]->turn);
+  while (!hr_turn_wait_for(d->coord, 0.25))
+    hr_progress(run, atomic_load_explicit(&run->progress, memory_order_relaxed), false);
+  return d->end;
+}
+
+void hr_det_stop(hr_run *run) {
+  /* Every worker waits for the turn: each is given one that tells it to
+   * return. Trace threads still running exit through their key destructors. */
+  atomic_store(&run->det.stop, true);
+  for (uint32_t i = 0; i < run->pool.n; i++) hr_turn_give(&run->pool.all[i]->turn);
+  hr_pool_join(&run->pool);
+}
+
+void hr_det_free(hr_run *run) {
+  free(run->det.coord);
+  free(run->det.worker_of);
+}
