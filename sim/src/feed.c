@@ -29,35 +29,44 @@ static void fnv_init(void) {
   for (int k = 1; k <= 64; k++) fnv_pow[k] = fnv_pow[k - 1] * HR_FNV_PRIME;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* One field: its bytes up to the highest non-zero one; the zeros above it
+ * are counted and multiplied in at once before the next non-zero field. */
+static inline uint64_t hash_field(uint64_t h, uint64_t v, unsigned *zeros) {
+  if (!v) {
+    *zeros += 8;
+    return h;
+  }
+  h *= fnv_pow[*zeros];
+  unsigned bytes = 8 - (unsigned)__builtin_clzll(v) / 8;
+  *zeros = 8 - bytes;
+  do {
+    h = (h ^ (v & 0xff)) * HR_FNV_PRIME;
+    v >>= 8;
+  } while (--bytes);
+  return h;
+}
+
+uint64_t hr_event_hash(uint64_t h, const ht_event *ev) {
+  unsigned zeros = 0;
+  h = hash_field(h, (uint64_t)ev->op, &zeros);
+  h = hash_field(h, ev->tid, &zeros);
+  h = hash_field(h, ev->parent, &zeros);
+  h = hash_field(h, ev->id, &zeros);
+  h = hash_field(h, ev->new_id, &zeros);
+  h = hash_field(h, ev->size, &zeros);
+  h = hash_field(h, ev->n, &zeros);
+  h = hash_field(h, ev->align, &zeros);
+  return h * fnv_pow[zeros];
+}
+#else
 uint64_t hr_event_hash(uint64_t h, const ht_event *ev) {
   const uint64_t f[8] = {ev->op, ev->tid, ev->parent, ev->id, ev->new_id, ev->size, ev->n, ev->align};
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  unsigned zeros = 0; /* zero bytes not yet multiplied in */
-  for (int i = 0; i < 8; i++) {
-    uint64_t v = f[i];
-    if (!v) {
-      zeros += 8;
-      continue;
-    }
-    unsigned bytes = 8 - (unsigned)__builtin_clzll(v) / 8;
-    for (unsigned k = 0; k < bytes; k++) {
-      uint8_t b = (uint8_t)(v >> (8 * k));
-      if (!b) {
-        zeros++;
-        continue;
-      }
-      h = (h * fnv_pow[zeros] ^ b) * HR_FNV_PRIME;
-      zeros = 0;
-    }
-    zeros += 8 - bytes;
-  }
-  return h * fnv_pow[zeros];
-#else
   const unsigned char *p = (const unsigned char *)f;
   for (size_t i = 0; i < sizeof f; i++) h = (h ^ p[i]) * HR_FNV_PRIME;
   return h;
-#endif
 }
+#endif
 
 int hr_feed_init(hr_feed *f, ht_reader *r, hr_blocks *b, bool recycle_at_once) {
   memset(f, 0, sizeof *f);
