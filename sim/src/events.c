@@ -2,9 +2,10 @@
  * table of SuperSlabs in step with the allocator's mappings and records
  * the run's events (metrics.md: ss_map, ss_unmap, trim, thread_exit,
  * adopt, oom; thread_start is added by the coordinator). Each event's `t`
- * is the trace event index the causing thread was executing. Per-block
- * callbacks (remote push, drain, orphan) are left unset: the counters
- * carry them, and an unset callback costs the allocator nothing.
+ * is the trace event index the causing thread was executing. The drain
+ * and orphan callbacks only mark their SuperSlab changed for the next
+ * sample's census (a remote push is marked by the free that caused it);
+ * the per-push callback is left unset: it would cost every remote free.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ static void on_ss_unmap(void *ctx, uint32_t id, const char *reason) {
   }
   rec->mapped = false;
   rec->unmap_t = t;
+  hr_truth_mark(&run->truth, rec);
   pthread_mutex_lock(&run->truth.lock);
   run->truth.live--;
   pthread_mutex_unlock(&run->truth.lock);
@@ -113,9 +115,20 @@ static void on_thread_exit(void *ctx, uint32_t tid, uint32_t orphaned, uint32_t 
                           "released_slabs", (json_int_t)released));
 }
 
+static void on_drain(void *ctx, uint32_t ss, uint32_t slab, uint32_t blocks, uint32_t tid) {
+  hr_run *run = ctx;
+  hr_truth_touch(&run->truth, hr_truth_get(&run->truth, ss));
+}
+
+static void on_orphan(void *ctx, uint32_t ss, uint32_t slab, uint32_t tid) {
+  hr_run *run = ctx;
+  hr_truth_touch(&run->truth, hr_truth_get(&run->truth, ss));
+}
+
 static void on_adopt(void *ctx, uint32_t ss, uint32_t slab, uint32_t by, uint32_t drained) {
   hr_run *run = ctx;
   (void)by;
+  hr_truth_touch(&run->truth, hr_truth_get(&run->truth, ss));
   hr_events_add(&run->events,
                 json_pack("{ss sI sI sI so sI}", "type", "adopt", "t", (json_int_t)now_t(run),
                           "ss", (json_int_t)ss, "slab", (json_int_t)slab, "by_thread",
@@ -139,6 +152,8 @@ hak_observer hr_observer(hr_run *run) {
       .trim = on_trim,
       .thread_exit = on_thread_exit,
       .adopt = on_adopt,
+      .drain = on_drain,
+      .orphan = on_orphan,
       .oom = on_oom,
   };
 }

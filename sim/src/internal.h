@@ -112,17 +112,29 @@ bool hr_turn_is_parked(hr_turn_slot *s);
 
 /* ------------------------------------------------------------ truth.c */
 
+/* One SuperSlab as the last sample saw it: what it added to the census. */
+typedef struct hr_census_view {
+  bool counted;
+  uint32_t orphaned;           /* slabs_orphaned */
+  int64_t active;              /* total_active_blocks */
+  int64_t live;                /* ground truth */
+  uint64_t pending, touched;
+} hr_census_view;
+
 /* Ground truth for one SuperSlab, by id. Counters are atomics so free mode
  * can update them from several workers. */
 typedef struct hr_ss {
   uint32_t id, class_idx, block_size, capacity, nslabs;
   uint32_t map_tid;            /* trace thread that mapped it */
   uint64_t map_t, unmap_t;     /* event index, unmap_t 0 while mapped */
+  uintptr_t base;              /* its address, to ask the allocator about it */
   bool mapped;
+  _Atomic bool dirty;          /* changed since the last sample (on the dirty list) */
   _Atomic int64_t live_blocks;
   _Atomic int64_t live_bytes;  /* requested bytes */
   _Atomic int64_t slabs_active;/* slabs with >= 1 live block */
   _Atomic int32_t *slab_live;  /* [nslabs] */
+  hr_census_view seen;         /* what the samples counted for it (sample.c) */
 } hr_ss;
 
 typedef struct hr_truth {
@@ -139,6 +151,12 @@ typedef struct hr_truth {
   size_t slab_size, ss_size;
   void *retired;               /* superseded tables, freed at the end */
   bool exclusive;              /* one updater at a time (deterministic mode) */
+  /* SuperSlabs changed since the last sample: by a block alloc or free
+   * here, or by an allocator event (drain, orphan, adoption, map, unmap). */
+  pthread_mutex_t dirty_lock;
+  uint32_t *dirty;             /* ids */
+  uint32_t ndirty, dirty_cap;
+  bool dirty_oom;              /* the list could not grow: next census is a full one */
 } hr_truth;
 
 int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive);
@@ -146,6 +164,11 @@ void hr_truth_free(hr_truth *t);
 hr_ss *hr_truth_get(hr_truth *t, uint32_t id);
 hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info);
 void hr_truth_alloc(hr_truth *t, const hr_block *b);
+void hr_truth_mark(hr_truth *t, hr_ss *ss);
+/* ss changed: on the dirty list once until the next sample takes it. */
+static inline void hr_truth_touch(hr_truth *t, hr_ss *ss) {
+  if (!atomic_load_explicit(&ss->dirty, memory_order_relaxed)) hr_truth_mark(t, ss);
+}
 void hr_truth_free_block(hr_truth *t, const hr_block *b);
 
 /* ------------------------------------------------------------ feed.c */
@@ -340,7 +363,25 @@ hak_observer hr_observer(hr_run *run);
 
 /* ------------------------------------------------------------ sample.c */
 
+#define HR_BUCKETS 11 /* occupancy: exactly 0, (0,10%], ..., (90%,100%] */
+
+/* The census's counts over the live SuperSlabs (signed: kept by adding
+ * and taking back each SuperSlab's part). */
+typedef struct hr_census {
+  int64_t live, empty, full, partial, orphaned, lnbe;
+  int64_t hist[HR_BUCKETS];
+  int64_t drift, remote_pending, touched, meta;
+} hr_census;
+
+/* One --ss-detail row. */
+typedef struct hr_census_row {
+  uint32_t id, class_idx, capacity, orphaned;
+  int64_t live, active;
+  uint64_t pending;
+} hr_census_row;
+
 typedef struct hr_sampler {
+  hr_census census;            /* as of the last sample (census.c) */
   json_t *samples;             /* array */
   FILE *detail;                /* --ss-detail, or NULL */
   hak_stats prev;              /* counters at the previous sample */
@@ -356,6 +397,10 @@ typedef struct hr_sampler {
 int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t errlen);
 /* Takes a sample at event index t (all workers idle). */
 int hr_sample(hr_run *run, uint64_t t);
+
+/* census.c: brings the sampler's census up to date (and, with
+ * --ss-detail, returns every SuperSlab's row, malloc'd). -1 out of memory. */
+int hr_census_take(hr_run *run, uint64_t t, hr_census_row **rows, size_t *nrows);
 void hr_sampler_free(hr_sampler *s);
 /* The summary object from the samples and the final stats. */
 json_t *hr_summary(hr_run *run, json_t *oom_event);
@@ -384,6 +429,8 @@ typedef struct hr_options {
   /* Fault injection for the tests of the corruption check: the block freed
    * (or reallocated) at this event index is overwritten first. 0 = off. */
   uint64_t inject_overwrite;
+  /* Tests: every sample's census is also taken in full and compared. */
+  bool census_check;
   bool quiet;
   bool progress;               /* stderr is a terminal and not quiet */
   int progress_fd;             /* --progress-fd N (compare's replays), -1 none */

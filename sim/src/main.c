@@ -84,6 +84,10 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
       o.quiet = true;
       continue;
     }
+    if (!strcmp(a, "--census-check")) { /* tests only: see docs/testing.md */
+      o.census_check = true;
+      continue;
+    }
     if (!strcmp(a, "--no-samples")) { /* only the final one: the cost of sampling, measured */
       o.sample_every = INT64_MAX;
       continue;

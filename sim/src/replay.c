@@ -193,6 +193,9 @@ int hr_replay(const hr_options *o) {
     if (hr_sample(run, end_t) != 0) {
       fprintf(stderr, "hakreplay: %s: cannot write\n", o->ss_detail_path);
       rc = HR_EXIT_USAGE;
+    } else if (atomic_load(&run->internal_error)) { /* found by the last sample */
+      fprintf(stderr, "hakreplay: %s: %s\n", o->trace_path, run->internal_msg);
+      rc = HR_EXIT_INTERNAL;
     } else if (write_run(run, oom, hr_now() - started) != 0) {
       rc = HR_EXIT_USAGE;
     } else if (oom) {

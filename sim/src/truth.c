@@ -27,6 +27,7 @@ int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive)
   memset(t, 0, sizeof *t);
   t->exclusive = exclusive;
   pthread_mutex_init(&t->lock, NULL);
+  pthread_mutex_init(&t->dirty_lock, NULL);
   t->cap = 1024;
   t->by_id = calloc(t->cap, sizeof *t->by_id);
   if (!t->by_id) return -1;
@@ -43,6 +44,8 @@ void hr_truth_free(hr_truth *t) {
     free(t->by_id[i]);
   }
   free(t->by_id);
+  free(t->dirty);
+  pthread_mutex_destroy(&t->dirty_lock);
   while (t->retired) {
     retired *r = t->retired;
     t->retired = r->next;
@@ -72,6 +75,7 @@ hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info) {
   ss->block_size = info->block_size;
   ss->capacity = info->capacity;
   ss->nslabs = info->nslabs;
+  ss->base = info->base;
   ss->mapped = true;
   pthread_mutex_lock(&t->lock);
   if (info->id >= t->cap) {
@@ -99,7 +103,26 @@ hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info) {
   t->live++;
   atomic_store_explicit(&t->published, t->by_id, memory_order_release);
   pthread_mutex_unlock(&t->lock);
+  hr_truth_mark(t, ss);
   return ss;
+}
+
+void hr_truth_mark(hr_truth *t, hr_ss *ss) {
+  if (atomic_exchange_explicit(&ss->dirty, true, memory_order_relaxed)) return;
+  pthread_mutex_lock(&t->dirty_lock);
+  if (t->ndirty == t->dirty_cap) {
+    uint32_t ncap = t->dirty_cap ? t->dirty_cap * 2 : 1024;
+    uint32_t *n = realloc(t->dirty, ncap * sizeof *n);
+    if (!n) {
+      t->dirty_oom = true;
+      pthread_mutex_unlock(&t->dirty_lock);
+      return;
+    }
+    t->dirty = n;
+    t->dirty_cap = ncap;
+  }
+  t->dirty[t->ndirty++] = ss->id;
+  pthread_mutex_unlock(&t->dirty_lock);
 }
 
 /* Adds v to *p: one writer at a time (exclusive), or any number. */
@@ -141,6 +164,7 @@ void hr_truth_alloc(hr_truth *t, const hr_block *b) {
     add64(t, &ss->slabs_active, 1);
     add64(t, &t->slab_active_bytes, (int64_t)t->slab_size);
   }
+  hr_truth_touch(t, ss);
 }
 
 void hr_truth_free_block(hr_truth *t, const hr_block *b) {
@@ -159,4 +183,5 @@ void hr_truth_free_block(hr_truth *t, const hr_block *b) {
     add64(t, &ss->slabs_active, -1);
     add64(t, &t->slab_active_bytes, -(int64_t)t->slab_size);
   }
+  hr_truth_touch(t, ss);
 }

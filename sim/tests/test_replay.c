@@ -577,6 +577,42 @@ static void test_replay_schema(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* The census kept from sample to sample (only the SuperSlabs changed
+ * since the last sample are looked at again) against a full census at
+ * every sample, under every preset, through orphaning, adoption, trims and
+ * an OOM: --census-check exits 4 on any difference. */
+static void test_replay_census_kept_matches_full(void **state) {
+  (void)state;
+  char *dir = ha_test_mkdir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "20");
+  static const char *const presets[] = {"seed-buggy", "fix-a", "fix-b", "phase1",
+                                        "lg20",       "reuse", "adopt"};
+  for (size_t i = 0; i < sizeof presets / sizeof *presets; i++) {
+    const char *extra[] = {"--variant", presets[i], "--census-check", "--sample-every", "97",
+                           "--ops-per-ms", "50", "--opt", "ss_map_limit=120", "--thread-maps",
+                           "1", NULL};
+    char *err = NULL;
+    int rc = replay(trace, in_dir(1, dir, "r.json"), extra, &err);
+    if (rc != 0 && rc != 3) fail_msg("%s: exit %d: %s", presets[i], rc, err ? err : "");
+    free(err);
+  }
+  const char *hand[] = {"traces/samples/every-op.json", "sim/tests/traces/thread-exit.json",
+                        "sim/tests/traces/remote-drift.json", "sim/tests/traces/exit-drain.json"};
+  for (size_t i = 0; i < 4; i++) {
+    const char *extra[] = {"--variant", "adopt", "--census-check", "--sample-every",
+                           i == 3 ? "5" : "1", NULL};
+    assert_int_equal(replay(source(hand[i]), in_dir(1, dir, "r.json"), extra, NULL), 0);
+  }
+  /* exit-drain.json: the exit's drain alone changed SuperSlab 1. */
+  json_t *run = load_run(path_buf[1]);
+  json_t *samples = json_object_get(run, "samples");
+  assert_int_equal(get_int(json_array_get(samples, 0), "remote_pending_blocks"), 2);
+  assert_int_equal(get_int(json_array_get(samples, 1), "remote_pending_blocks"), 0);
+  json_decref(run);
+  ha_test_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_golden_every_op),
@@ -596,6 +632,7 @@ int main(void) {
       cmocka_unit_test(test_replay_broken_hkt),
       cmocka_unit_test(test_replay_config_precedence),
       cmocka_unit_test(test_replay_tiny_blocks),
+      cmocka_unit_test(test_replay_census_kept_matches_full),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
 }
