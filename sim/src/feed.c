@@ -123,8 +123,8 @@ int hr_feed_one(hr_feed *f, hr_op *op) {
   f->hash = hr_event_hash(f->hash, &ev);
   if (resolve(f, &ev, op) != 0) return f->status = HR_FEED_NOMEM;
   if (ev.op != HT_OP_THREAD_START && (f->runs == 0 || ev.tid != f->last_tid)) {
-    f->run_start[f->runs % HR_RUNS] = f->fed;
-    f->run_tid[f->runs % HR_RUNS] = ev.tid;
+    atomic_store_explicit(&f->run_start[f->runs % HR_RUNS], f->fed, memory_order_relaxed);
+    atomic_store_explicit(&f->run_tid[f->runs % HR_RUNS], ev.tid, memory_order_relaxed);
     f->runs++;
     f->last_tid = ev.tid;
   }

@@ -79,6 +79,14 @@ int hr_blocks_recycle(hr_blocks *b, uint32_t slot);
 
 /* ------------------------------------------------------------ turn.c */
 
+static inline void hr_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 /* How a waiter waits (hr_turn_policy_default: from the CPUs this process
  * may run on). */
 typedef struct hr_turn_policy {
@@ -99,8 +107,11 @@ void hr_turn_slot_init(hr_turn_slot *s);
 /* Gives the turn to the slot's owner (the caller holds it and stops). */
 void hr_turn_give(hr_turn_slot *to);
 /* Waits for the turn: parked at once when park_first (the turn is far),
- * else yielding (pausing too while hot) and parking after park_ns. */
-void hr_turn_wait(const hr_turn_policy *p, hr_turn_slot *me, bool park_first);
+ * else yielding (pausing too while hot) and parking after park_ns. While
+ * hot it calls help(ctx) (if not NULL) instead of pausing: a small piece
+ * of work, true if there was any. */
+void hr_turn_wait(const hr_turn_policy *p, hr_turn_slot *me, bool park_first,
+                  bool (*help)(void *ctx), void *ctx);
 /* Waits parked at most `seconds`; true when the turn came (and is taken). */
 bool hr_turn_wait_for(hr_turn_slot *me, double seconds);
 /* The owner's turn comes soon: wake it if parked and make it pause. */
@@ -199,8 +210,8 @@ typedef struct hr_feed {
   int status;                  /* 0, HR_FEED_END, HR_FEED_NOMEM or the reader's error */
   /* Runs: maximal stretches of one thread's ops (thread starts excluded:
    * the holder runs those), for the look-ahead of hand-offs. */
-  uint64_t *run_start;         /* [HR_RUNS] first event, by run number % HR_RUNS */
-  uint32_t *run_tid;           /* [HR_RUNS] */
+  _Atomic uint64_t *run_start; /* [HR_RUNS] first event, by run number % HR_RUNS */
+  _Atomic uint32_t *run_tid;   /* [HR_RUNS] (atomics: read ahead while written) */
   uint64_t runs;               /* runs begun */
   uint32_t last_tid;
 } hr_feed;
@@ -299,6 +310,18 @@ void hr_pool_free(hr_pool *p);
 /* Why a driver handed the replay back to the coordinator. */
 enum { HR_END_DONE = 1, HR_END_FAILED, HR_END_READ, HR_END_NOMEM, HR_END_DUTY };
 
+#define HR_LATENCY_BUCKETS 32
+
+/* What --turn-stats prints (passes and latencies: holder-owned; helped:
+ * under the feed's lock). */
+typedef struct hr_turn_stats {
+  uint64_t passes;             /* hand-offs between workers */
+  uint64_t helped;             /* events read ahead by waiters */
+  uint64_t given_at;           /* --turn-stats: when the last hand-off began */
+  uint64_t latency_ns;
+  uint64_t latency_hist[HR_LATENCY_BUCKETS]; /* by floor(log2(ns)) */
+} hr_turn_stats;
+
 typedef struct hr_det {
   hr_turn_policy policy;
   hr_turn_slot *coord;         /* the coordinator waits here for the end */
@@ -306,6 +329,16 @@ typedef struct hr_det {
   uint64_t pos;                /* the next event to run (holder only) */
   uint64_t next_duty;          /* the next trim or sample time */
   uint64_t cursor;             /* the run holding pos, for look-ahead */
+  hr_worker *bound;            /* bound by a start since the last hand-off */
+  hr_turn_stats stats;
+  /* The window as published by whoever holds the feed (the holder, or a
+   * waiter reading ahead while it waits). */
+  bool helpers;                /* waiters read ahead (more than one CPU) */
+  _Atomic uint32_t feeding;    /* the feed's lock */
+  _Atomic uint64_t fed;        /* ops in the ring: [done, fed) */
+  _Atomic uint64_t runs;       /* runs recorded */
+  _Atomic int status;          /* the feed's status once fed stopped growing */
+  _Atomic uint64_t done;       /* the holder's pos: ring entries below it are free */
   int end;                     /* HR_END_*, set by the last holder */
   _Atomic bool stop;           /* workers return */
 } hr_det;
@@ -313,6 +346,8 @@ typedef struct hr_det {
 int hr_det_init(hr_run *run);
 /* Runs the whole trace; returns HR_END_*. */
 int hr_det_run(hr_run *run);
+/* Tells every worker to return and joins them (--turn-stats: then prints
+ * the hand-offs, waits and read-ahead of the run on stderr). */
 void hr_det_stop(hr_run *run);
 void hr_det_free(hr_run *run);
 
@@ -431,6 +466,9 @@ typedef struct hr_options {
   uint64_t inject_overwrite;
   /* Tests: every sample's census is also taken in full and compared. */
   bool census_check;
+  /* Measurement: --turn-stats prints the hand-offs; --no-help keeps the
+   * waiters from reading the trace ahead (the holder reads it alone). */
+  bool turn_stats, no_help;
   bool quiet;
   bool progress;               /* stderr is a terminal and not quiet */
   int progress_fd;             /* --progress-fd N (compare's replays), -1 none */

@@ -84,6 +84,11 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
       o.quiet = true;
       continue;
     }
+    if (!strcmp(a, "--turn-stats") || !strcmp(a, "--no-help")) { /* docs/performance.md */
+      if (a[2] == 't') o.turn_stats = true;
+      else o.no_help = true;
+      continue;
+    }
     if (!strcmp(a, "--census-check")) { /* tests only: see docs/testing.md */
       o.census_check = true;
       continue;

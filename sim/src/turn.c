@@ -41,14 +41,6 @@ static void futex_wake(_Atomic uint32_t *addr) {
   syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -104,7 +96,8 @@ static void take(hr_turn_slot *me) {
   atomic_store_explicit(&me->hot, 0, memory_order_relaxed);
 }
 
-void hr_turn_wait(const hr_turn_policy *p, hr_turn_slot *me, bool park_first) {
+void hr_turn_wait(const hr_turn_policy *p, hr_turn_slot *me, bool park_first,
+                  bool (*help)(void *ctx), void *ctx) {
   uint32_t idle = HR_TURN_IDLE;
   /* Fails only when the turn came first: the state is GO. */
   if (!atomic_compare_exchange_strong(&me->state, &idle,
@@ -118,7 +111,8 @@ void hr_turn_wait(const hr_turn_policy *p, hr_turn_slot *me, bool park_first) {
   for (unsigned round = 0;; round++) {
     if (has_turn(me)) break;
     if (atomic_load_explicit(&me->hot, memory_order_relaxed)) {
-      for (uint32_t i = 0; i < p->spin && !has_turn(me); i++) cpu_relax();
+      for (uint32_t i = 0; i < p->spin && !has_turn(me); i++)
+        if (!help || !help(ctx)) hr_cpu_relax();
       if (has_turn(me)) break;
     }
     sched_yield();

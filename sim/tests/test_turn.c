@@ -59,7 +59,7 @@ static void *ring_thread(void *p) {
   int mine = turns_of(r, a->me);
   bool park_first = false;
   for (int k = 0; k < mine; k++) {
-    hr_turn_wait(&r->policy, &r->slots[a->me], park_first);
+    hr_turn_wait(&r->policy, &r->slots[a->me], park_first, NULL, NULL);
     uint64_t pos = r->pos;
     if (r->inside || r->schedule[pos] != a->me) r->errors++;
     r->inside = 1;
@@ -143,7 +143,7 @@ static void test_turn_given_before_waiting(void **state) {
   hr_turn_slot_init(s);
   hr_turn_give(s);
   hr_turn_policy p = hr_turn_policy_for_cpus(2);
-  hr_turn_wait(&p, s, true); /* returns at once, parked or not */
+  hr_turn_wait(&p, s, true, NULL, NULL); /* returns at once, parked or not */
   assert_false(hr_turn_is_parked(s));
   hr_turn_give(s);
   assert_true(hr_turn_wait_for(s, 5.0));
@@ -158,7 +158,7 @@ typedef struct waiter {
 
 static void *wait_parked(void *p) {
   waiter *w = p;
-  hr_turn_wait(&w->policy, w->slot, true);
+  hr_turn_wait(&w->policy, w->slot, true, NULL, NULL);
   atomic_store(&w->done, 1);
   return NULL;
 }
