@@ -220,7 +220,7 @@ static bool run_turn(hr_run *run, hr_worker *w) {
     hr_worker *owner = d->worker_of[op->tid];
     if (owner != w) return pass(run, w, owner);
     if (op->op == HT_OP_THREAD_EXIT) {
-      hr_exit_thread(run, op->tid, t);
+      hr_exit_thread(run->alloc, op->tid, t);
       d->worker_of[op->tid] = NULL;
       w->tid = -1;
       hr_pool_put(&run->pool, w);

@@ -130,12 +130,12 @@ int hr_exec(hr_run *run, const hr_op *op, uint64_t t, hr_failure *f) {
   }
 }
 
-void hr_exit_thread(hr_run *run, uint32_t tid, uint64_t t) {
+void hr_exit_thread(hak_allocator *a, uint32_t tid, uint64_t t) {
   /* What a dying thread runs from its key destructor: hak_thread_detach
    * runs the same exit path (orphaning, the thread_exit event), and the
    * next call from this OS thread attaches it again with a new id. */
   hr_tl_trace_tid = tid;
   hr_tl_t = t;
-  hak_thread_detach(run->alloc);
+  hak_thread_detach(a);
   hr_tl_trace_tid = -1;
 }

@@ -72,7 +72,7 @@ static void *worker_main(void *arg) {
       if (atomic_load_explicit(&run->abort, memory_order_relaxed)) {
         /* skipped: the replay stops at the first failure */
       } else if (e->op.op == HT_OP_THREAD_EXIT) {
-        hr_exit_thread(run, e->op.tid, e->t);
+        hr_exit_thread(run->alloc, e->op.tid, e->t);
       } else {
         hr_failure f;
         hr_tl_trace_tid = e->op.tid;

@@ -32,7 +32,7 @@ static void cpu_model(char *buf, size_t len) {
   fclose(f);
 }
 
-json_t *hr_host_json(double wall, uint64_t events, uint32_t threads) {
+json_t *hr_host_json(double wall, uint64_t events, uint32_t pool_threads) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   struct utsname u;
@@ -44,5 +44,5 @@ json_t *hr_host_json(double wall, uint64_t events, uint32_t threads) {
                    (json_int_t)ru.ru_maxrss * 1024, "minor_faults", (json_int_t)ru.ru_minflt,
                    "major_faults", (json_int_t)ru.ru_majflt, "cpu", cpu, "cpus",
                    (int)sysconf(_SC_NPROCESSORS_ONLN), "kernel", u.release, "machine", u.machine,
-                   "os_threads", (int)threads + 1);
+                   "os_threads", (int)pool_threads + 1);
 }

@@ -246,7 +246,7 @@ typedef struct hr_run hr_run;
 int hr_exec(hr_run *run, const hr_op *op, uint64_t t, hr_failure *f);
 /* Trace thread tid exits at event t: the allocator's exit path, from this
  * OS thread, which reaches the allocator as a new thread afterwards. */
-void hr_exit_thread(hr_run *run, uint32_t tid, uint64_t t);
+void hr_exit_thread(hak_allocator *a, uint32_t tid, uint64_t t);
 
 /* The trace thread and event index the calling thread is at, for observer
  * callbacks that run in it; -1: not a trace thread (the coordinator, the
@@ -523,7 +523,7 @@ void hr_progress_format(char *buf, size_t len, uint64_t done, int64_t total, dou
 /* ------------------------------------------------------------ host.c */
 
 /* Wall time, RSS, CPU, faults: the only nondeterministic part of run.json. */
-json_t *hr_host_json(double wall_seconds, uint64_t events, uint32_t threads);
+json_t *hr_host_json(double wall_seconds, uint64_t events, uint32_t pool_threads);
 double hr_now(void);
 
 /* ------------------------------------------------------------ outfile.c */

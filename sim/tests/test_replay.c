@@ -416,6 +416,14 @@ static void test_replay_thread_exit_orphan_and_adopt(void **state) {
   const char *trace = source("sim/tests/traces/thread-exit.json");
   const char *leave[] = {"--variant", "phase1", NULL};
   assert_int_equal(replay(trace, in_dir(0, dir, "leave.json"), leave, NULL), 0);
+  /* Thread 2 ran on thread 1's pool thread (the main trace thread's and
+   * that one, plus the coordinator), and still mapped its own SuperSlab
+   * below: a new thread to the allocator (sim.pool tests that directly). */
+  json_error_t e;
+  json_t *raw = json_load_file(path_buf[0], 0, &e);
+  assert_non_null(raw);
+  assert_int_equal(get_int(raw, "host.os_threads"), 3);
+  json_decref(raw);
   json_t *run = load_run(path_buf[0]);
   json_t *ex = find_event(run, "thread_exit", 0);
   assert_non_null(ex);
