@@ -517,8 +517,10 @@ int hr_replay(const hr_options *o);
 void hr_progress_init(hr_progress_line *p, const hr_options *o, int64_t total);
 /* Updates the line (at most every 0.25 s unless last). */
 void hr_progress(hr_run *run, uint64_t done, bool last);
-/* "DONE/TOTAL M events (P%), R M events/s, M:SS left" */
-void hr_progress_format(char *buf, size_t len, uint64_t done, int64_t total, double seconds);
+/* "DONE/TOTAL M events (P%), R M events/s, M:SS left", or at the end
+ * "DONE M events in S s, R M events/s". */
+void hr_progress_format(char *buf, size_t len, uint64_t done, int64_t total, double seconds,
+                        bool last);
 
 /* ------------------------------------------------------------ host.c */
 

@@ -2,9 +2,8 @@
  * hakreplay rewrites one line on stderr with \r at most every quarter
  * second: events run, the rate, and the time left when the trace's header
  * says how many events it has. With --progress-fd N (what `hakreplay
- * compare` passes to its replays) it writes one record per update to N
- * instead, "progress DONE TOTAL SECONDS\n", TOTAL -1 when unknown, for the
- * parent to draw one line per variant.
+ * compare` passes to its replays) it writes the same text to N instead,
+ * one line per update, for the parent to draw one line per variant.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +19,14 @@ void hr_progress_init(hr_progress_line *p, const hr_options *o, int64_t total) {
   p->started = hr_now();
 }
 
-void hr_progress_format(char *buf, size_t len, uint64_t done, int64_t total, double seconds) {
+void hr_progress_format(char *buf, size_t len, uint64_t done, int64_t total, double seconds,
+                        bool last) {
   double rate = seconds > 0 ? (double)done / seconds : 0;
+  if (last) {
+    snprintf(buf, len, "%.1f M events in %.1f s, %.2f M events/s", (double)done / 1e6, seconds,
+             rate / 1e6);
+    return;
+  }
   int n = snprintf(buf, len, "%.1f", (double)done / 1e6);
   if (total > 0 && n >= 0 && (size_t)n < len) {
     double left = rate > 0 && (uint64_t)total > done ? (double)((uint64_t)total - done) / rate : 0;
@@ -39,13 +44,12 @@ void hr_progress(hr_run *run, uint64_t done, bool last) {
   double now = hr_now();
   if (!last && now - p->last < 0.25) return;
   p->last = now;
+  char line[160];
+  hr_progress_format(line, sizeof line, done, p->total, now - p->started, last);
   if (p->fd >= 0) {
-    dprintf(p->fd, "progress %llu %lld %.3f\n", (unsigned long long)done, (long long)p->total,
-            now - p->started);
+    dprintf(p->fd, "%s\n", line);
     return;
   }
-  char line[160];
-  hr_progress_format(line, sizeof line, done, p->total, now - p->started);
   fprintf(stderr, "\rhakreplay: %s   %s", line, last ? "\n" : "");
   fflush(stderr);
 }

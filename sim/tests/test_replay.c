@@ -621,6 +621,35 @@ static void test_replay_census_kept_matches_full(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* The progress line: on a terminal (script(1) gives one) it is rewritten
+ * with \r and ends with the events and the rate; never with --quiet or
+ * when stderr is not a terminal (every other test: their stderr holds
+ * exactly the messages they expect). */
+static void test_replay_progress_on_a_terminal(void **state) {
+  (void)state;
+  if (access("/usr/bin/script", X_OK) != 0) skip();
+  char *dir = ha_test_mkdir();
+  for (int quiet = 0; quiet < 2; quiet++) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s -o %s %s", ha_test_env("HAKREPLAY"),
+             source("traces/samples/larson-small.jsonl"), in_dir(0, dir, "r.json"),
+             quiet ? "--quiet" : "");
+    const char *argv[] = {"/usr/bin/script", "-q", "-e", "-c", cmd, "/dev/null", NULL};
+    char *out = NULL;
+    assert_int_equal(ha_test_run(argv, &out, NULL), 0);
+    if (quiet) assert_null(strstr(out, "hakreplay:"));
+    else assert_non_null(strstr(out, "\rhakreplay: 0.0 M events in "));
+    free(out);
+  }
+  const char *argv[] = {ha_test_env("HAKREPLAY"), source("traces/samples/larson-small.jsonl"), "-o",
+                        in_dir(0, dir, "r.json"), NULL};
+  char *err = NULL;
+  assert_int_equal(ha_test_run(argv, NULL, &err), 0);
+  assert_true(!err || !strstr(err, "M events"));
+  free(err);
+  ha_test_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_golden_every_op),
@@ -641,6 +670,7 @@ int main(void) {
       cmocka_unit_test(test_replay_config_precedence),
       cmocka_unit_test(test_replay_tiny_blocks),
       cmocka_unit_test(test_replay_census_kept_matches_full),
+      cmocka_unit_test(test_replay_progress_on_a_terminal),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
 }
