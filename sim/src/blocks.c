@@ -7,8 +7,12 @@
  * grows; a slot goes back to the free list only through hr_blocks_recycle,
  * called when no op still to run can read it (at once in deterministic
  * mode, whose ops run in trace order; after the free has run in free
- * mode). The map keeps each key with its slot, so a lookup touches one
- * cache line per probe.
+ * mode). Ids below direct_cap resolve through a flat array (the
+ * generators reuse small ids); the others through a map that keeps each
+ * key with its slot, so a lookup touches one cache line per probe. The
+ * array grows to cover an id only while it stays within HR_DIRECT_SLACK
+ * entries per live id (or HR_DIRECT_MIN), so a recorded trace's ever
+ * growing ids leave it bounded by the live set.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,8 @@
 #define HR_CHUNK_SLOTS (1u << HR_CHUNK_BITS)
 #define HR_KEY_EMPTY 0
 #define HR_KEY_TOMB UINT64_MAX
+#define HR_DIRECT_MIN (1u << 16)
+#define HR_DIRECT_SLACK 16
 
 int hr_blocks_init(hr_blocks *b) {
   memset(b, 0, sizeof *b);
@@ -29,6 +35,7 @@ int hr_blocks_init(hr_blocks *b) {
 void hr_blocks_free(hr_blocks *b) {
   for (uint32_t i = 0; i < HR_MAX_CHUNKS && b->chunks[i]; i++) free(b->chunks[i]);
   free(b->free_slots);
+  free(b->direct);
   free(b->map);
   memset(b, 0, sizeof *b);
 }
@@ -77,7 +84,39 @@ static int new_slot(hr_blocks *b, uint32_t *slot) {
   return 0;
 }
 
+/* Grows the flat array to cover id if that keeps it within bounds, moving
+ * the map's ids it now covers into it. false: id stays in the map. */
+static bool direct_grow(hr_blocks *b, uint64_t id) {
+  uint64_t limit = (b->map_used + b->direct_used + 1) * HR_DIRECT_SLACK;
+  if (limit < HR_DIRECT_MIN) limit = HR_DIRECT_MIN;
+  if (id >= limit) return false;
+  uint64_t ncap = b->direct_cap ? b->direct_cap : 1024;
+  while (ncap <= id) ncap *= 2;
+  uint32_t *n = realloc(b->direct, ncap * sizeof *n);
+  if (!n) return false;
+  memset(n + b->direct_cap, 0, (ncap - b->direct_cap) * sizeof *n);
+  b->direct = n;
+  for (uint64_t i = 0; i < b->map_cap; i++) {
+    uint64_t key = b->map[i].key;
+    if (key == HR_KEY_EMPTY || key == HR_KEY_TOMB || key - 1 >= ncap || key - 1 < b->direct_cap)
+      continue;
+    n[key - 1] = b->map[i].slot + 1;
+    b->map[i].key = HR_KEY_TOMB;
+    b->map_used--;
+    b->map_tombs++;
+    b->direct_used++;
+  }
+  b->direct_cap = ncap;
+  return true;
+}
+
 int hr_blocks_bind(hr_blocks *b, uint64_t id, uint32_t *slot) {
+  if (id < b->direct_cap || direct_grow(b, id)) {
+    if (new_slot(b, slot) != 0) return -1;
+    b->direct[id] = *slot + 1;
+    b->direct_used++;
+    return 0;
+  }
   if ((b->map_used + b->map_tombs + 1) * 2 > b->map_cap && map_grow(b) != 0) return -1;
   if (new_slot(b, slot) != 0) return -1;
   uint64_t key = id + 1, mask = b->map_cap - 1, i = mix(key) & mask;
@@ -90,6 +129,14 @@ int hr_blocks_bind(hr_blocks *b, uint64_t id, uint32_t *slot) {
 }
 
 int hr_blocks_unbind(hr_blocks *b, uint64_t id, uint32_t *slot) {
+  if (id < b->direct_cap) {
+    uint32_t v = b->direct[id];
+    if (!v) return -1;
+    *slot = v - 1;
+    b->direct[id] = 0;
+    b->direct_used--;
+    return 0;
+  }
   uint64_t key = id + 1, mask = b->map_cap - 1;
   for (uint64_t i = mix(key) & mask;; i = (i + 1) & mask) {
     if (b->map[i].key == HR_KEY_EMPTY) return -1;

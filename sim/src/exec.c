@@ -44,8 +44,8 @@ static bool intact(const hr_block *b, uint64_t id) {
 
 /* Free mode: wait until the alloc of this slot has run; false if another
  * worker failed (the alloc may never run). */
-static bool wait_ready(hr_run *run, hr_block *b) {
-  if (run->opt->deterministic) return true;
+static inline bool wait_ready(hr_run *run, hr_block *b) {
+  if (run->truth.exclusive) return true; /* deterministic: the alloc ran before */
   for (unsigned spins = 0; !atomic_load_explicit(&b->ready, memory_order_acquire); spins++) {
     if (atomic_load_explicit(&run->abort, memory_order_relaxed)) return false;
     if (spins > 64) sched_yield();

@@ -61,7 +61,9 @@ typedef struct hr_blocks {
   uint32_t *free_slots;        /* recycled slot numbers */
   uint64_t nfree, free_cap;
   uint64_t next;               /* next never-used slot */
-  hr_map_entry *map;           /* id -> slot, open addressing, linear probing */
+  uint32_t *direct;            /* [direct_cap] id -> slot + 1 (0: not live) */
+  uint64_t direct_cap, direct_used;
+  hr_map_entry *map;           /* other ids -> slot, open addressing, linear probing */
   uint64_t map_cap, map_used, map_tombs;
 } hr_blocks;
 

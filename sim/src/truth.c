@@ -125,9 +125,10 @@ void hr_truth_mark(hr_truth *t, hr_ss *ss) {
   pthread_mutex_unlock(&t->dirty_lock);
 }
 
-/* Adds v to *p: one writer at a time (exclusive), or any number. */
-static inline int64_t add64(const hr_truth *t, _Atomic int64_t *p, int64_t v) {
-  if (t->exclusive) {
+/* Adds v to *p: one writer at a time (excl), or any number. */
+static inline __attribute__((always_inline)) int64_t add64(bool excl, _Atomic int64_t *p,
+                                                             int64_t v) {
+  if (excl) {
     int64_t old = atomic_load_explicit(p, memory_order_relaxed);
     atomic_store_explicit(p, old + v, memory_order_relaxed);
     return old;
@@ -135,8 +136,9 @@ static inline int64_t add64(const hr_truth *t, _Atomic int64_t *p, int64_t v) {
   return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
 }
 
-static inline int32_t add32(const hr_truth *t, _Atomic int32_t *p, int32_t v) {
-  if (t->exclusive) {
+static inline __attribute__((always_inline)) int32_t add32(bool excl, _Atomic int32_t *p,
+                                                             int32_t v) {
+  if (excl) {
     int32_t old = atomic_load_explicit(p, memory_order_relaxed);
     atomic_store_explicit(p, old + v, memory_order_relaxed);
     return old;
@@ -145,43 +147,36 @@ static inline int32_t add32(const hr_truth *t, _Atomic int32_t *p, int32_t v) {
 }
 
 /* The byte ladder covers SuperSlab blocks; large objects (their own
- * mappings) are counted beside it. */
-void hr_truth_alloc(hr_truth *t, const hr_block *b) {
+ * mappings) are counted beside it. sign: +1 alloc, -1 free. Inlined twice
+ * per direction: exclusive or not is decided once per call. */
+static inline __attribute__((always_inline)) void count(hr_truth *t, const hr_block *b,
+                                                          bool excl, int sign) {
   if (!b->ss_id) {
-    add64(t, &t->large_blocks, 1);
-    add64(t, &t->large_bytes, (int64_t)b->size);
+    add64(excl, &t->large_blocks, sign);
+    add64(excl, &t->large_bytes, sign * (int64_t)b->size);
     return;
   }
-  add64(t, &t->live_blocks, 1);
-  int64_t r = add64(t, &t->live_req_bytes, (int64_t)b->size) + (int64_t)b->size;
-  if (r > atomic_load_explicit(&t->peak_req_bytes, memory_order_relaxed))
+  add64(excl, &t->live_blocks, sign);
+  int64_t r = add64(excl, &t->live_req_bytes, sign * (int64_t)b->size) + sign * (int64_t)b->size;
+  if (sign > 0 && r > atomic_load_explicit(&t->peak_req_bytes, memory_order_relaxed))
     atomic_store_explicit(&t->peak_req_bytes, r, memory_order_relaxed);
   hr_ss *ss = hr_truth_get(t, b->ss_id);
-  add64(t, &t->live_block_bytes, b->usable);
-  add64(t, &ss->live_blocks, 1);
-  add64(t, &ss->live_bytes, (int64_t)b->size);
-  if (add32(t, &ss->slab_live[b->slab], 1) == 0) {
-    add64(t, &ss->slabs_active, 1);
-    add64(t, &t->slab_active_bytes, (int64_t)t->slab_size);
+  add64(excl, &t->live_block_bytes, sign * (int64_t)b->usable);
+  add64(excl, &ss->live_blocks, sign);
+  add64(excl, &ss->live_bytes, sign * (int64_t)b->size);
+  if (add32(excl, &ss->slab_live[b->slab], sign) == (sign > 0 ? 0 : 1)) {
+    add64(excl, &ss->slabs_active, sign);
+    add64(excl, &t->slab_active_bytes, sign * (int64_t)t->slab_size);
   }
   hr_truth_touch(t, ss);
 }
 
+void hr_truth_alloc(hr_truth *t, const hr_block *b) {
+  if (t->exclusive) count(t, b, true, 1);
+  else count(t, b, false, 1);
+}
+
 void hr_truth_free_block(hr_truth *t, const hr_block *b) {
-  if (!b->ss_id) {
-    add64(t, &t->large_blocks, -1);
-    add64(t, &t->large_bytes, -(int64_t)b->size);
-    return;
-  }
-  add64(t, &t->live_blocks, -1);
-  add64(t, &t->live_req_bytes, -(int64_t)b->size);
-  hr_ss *ss = hr_truth_get(t, b->ss_id);
-  add64(t, &t->live_block_bytes, -(int64_t)b->usable);
-  add64(t, &ss->live_blocks, -1);
-  add64(t, &ss->live_bytes, -(int64_t)b->size);
-  if (add32(t, &ss->slab_live[b->slab], -1) == 1) {
-    add64(t, &ss->slabs_active, -1);
-    add64(t, &t->slab_active_bytes, -(int64_t)t->slab_size);
-  }
-  hr_truth_touch(t, ss);
+  if (t->exclusive) count(t, b, true, -1);
+  else count(t, b, false, -1);
 }

@@ -46,6 +46,24 @@ static void test_blocks_bind_unbind_roundtrip(void **state) {
   hr_blocks_free(&b);
 }
 
+/* An id bound in the map before the flat array grew to cover it is
+ * found after the growth (it moved). */
+static void test_blocks_ids_move_into_the_array(void **state) {
+  (void)state;
+  hr_blocks b;
+  assert_int_equal(hr_blocks_init(&b), 0);
+  uint32_t big, s;
+  assert_int_equal(hr_blocks_bind(&b, 5000000, &big), 0); /* beyond the array's bound: the map */
+  assert_int_equal(b.map_used, 1);
+  for (uint64_t id = 0; id < 400000; id++) assert_int_equal(hr_blocks_bind(&b, id * 13, &s), 0);
+  assert_true(b.direct_cap > 5000000); /* grew with the live ids, past the first */
+  assert_int_equal(b.map_used, 0);
+  assert_int_equal(hr_blocks_unbind(&b, 5000000, &s), 0);
+  assert_int_equal(s, big);
+  assert_int_equal(hr_blocks_unbind(&b, 5000000, &s), -1);
+  hr_blocks_free(&b);
+}
+
 static void test_blocks_unknown_id_refused(void **state) {
   (void)state;
   hr_blocks b;
@@ -102,7 +120,8 @@ static void test_blocks_churn_bounded_by_live_set(void **state) {
     }
     assert_true(b.next <= LIVE);
     assert_true(b.map_cap <= 4 * LIVE);
-    assert_int_equal(b.map_used, LIVE);
+    assert_true(b.direct_cap <= 2 * 16 * LIVE); /* HR_DIRECT_SLACK per live id, doubled */
+    assert_int_equal(b.map_used + b.direct_used, LIVE);
     hr_blocks_free(&b);
   }
 }
@@ -111,6 +130,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_blocks_bind_unbind_roundtrip),
       cmocka_unit_test(test_blocks_unknown_id_refused),
+      cmocka_unit_test(test_blocks_ids_move_into_the_array),
       cmocka_unit_test(test_blocks_slot_addresses_stable),
       cmocka_unit_test(test_blocks_churn_bounded_by_live_set),
   };
