@@ -6,6 +6,11 @@
  * and orphan callbacks only mark their SuperSlab changed for the next
  * sample's census (a remote push is marked by the free that caused it);
  * the per-push callback is left unset: it would cost every remote free.
+ *
+ * The log is kept as the text it will have in run.json, in a nameless
+ * temporary file: a jansson object per event cost 800 bytes of memory, 290
+ * MB on a 100 M-event Larson trace, where the replay otherwise needs the
+ * live set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,28 +18,51 @@
 
 #include "internal.h"
 
-void hr_events_init(hr_events *e, uint64_t max_events) {
+int hr_events_init(hr_events *e, uint64_t max_events) {
   memset(e, 0, sizeof *e);
   pthread_mutex_init(&e->lock, NULL);
-  e->list = json_array();
   e->max_events = max_events;
+  e->spool = tmpfile();
+  return e->spool ? 0 : -1;
 }
 
 void hr_events_free(hr_events *e) {
-  json_decref(e->list);
-  free(e->trace_tid_of);
+  if (e->spool) fclose(e->spool);
+  json_decref(e->last_oom);
   pthread_mutex_destroy(&e->lock);
 }
 
 void hr_events_add(hr_events *e, json_t *ev) {
   pthread_mutex_lock(&e->lock);
-  if (e->max_events && json_array_size(e->list) >= e->max_events) {
+  if (e->max_events && e->count >= e->max_events) {
     e->dropped++;
-    json_decref(ev);
   } else {
-    json_array_append_new(e->list, ev);
+    /* As an element of run.json's events array (depth 2). */
+    if (fputs(e->count ? ",\n  " : "\n  ", e->spool) == EOF || hr_json_put(e->spool, ev, 2) != 0)
+      e->failed = true;
+    e->count++;
+    if (!strcmp(json_string_value(json_object_get(ev, "type")), "oom")) {
+      json_decref(e->last_oom);
+      e->last_oom = json_deep_copy(ev);
+    }
   }
+  json_decref(ev);
   pthread_mutex_unlock(&e->lock);
+}
+
+int hr_events_put(hr_events *e, FILE *f) {
+  /* Events lock held. */
+  if (e->failed || fflush(e->spool) != 0) return -1;
+  if (!e->count) return fputs("[]", f) == EOF ? -1 : 0;
+  if (fputc('[', f) == EOF) return -1;
+  rewind(e->spool);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, e->spool)) > 0)
+    if (fwrite(buf, 1, n, f) != n) return -1;
+  int rc = ferror(e->spool) ? -1 : 0;
+  if (fseek(e->spool, 0, SEEK_END) != 0) rc = -1;
+  return rc || fputs("\n ]", f) == EOF ? -1 : 0;
 }
 
 void hr_internal_error(hr_run *run, const char *msg) {

@@ -378,19 +378,21 @@ void hr_free_free(hr_run *run);
 /* ------------------------------------------------------------ events.c */
 
 /* The run's event log (ss_map, ss_unmap, trim, thread_start/exit, adopt,
- * oom) as a jansson array, plus the mapping of allocator thread ids to
- * trace thread ids. */
+ * oom), as run.json's text, spooled to a temporary file. */
 typedef struct hr_events {
   pthread_mutex_t lock;
-  json_t *list;
+  FILE *spool;                 /* the elements of run.json's events array */
+  uint64_t count;              /* events in the log */
   uint64_t dropped;            /* beyond max_events */
   uint64_t max_events;
-  uint32_t *trace_tid_of;      /* [alloc tid] -> trace tid + 1 (0 unknown) */
-  uint32_t tid_cap;
+  json_t *last_oom;            /* a copy of the last oom event, for the summary */
+  bool failed;                 /* the spool could not be written */
 } hr_events;
 
-void hr_events_init(hr_events *e, uint64_t max_events);
+int hr_events_init(hr_events *e, uint64_t max_events);
 void hr_events_free(hr_events *e);
+/* Writes the events array (lock held): 0, or -1 on an I/O error. */
+int hr_events_put(hr_events *e, FILE *f);
 /* Appends an event object (stolen reference), counting it if over the cap. */
 void hr_events_add(hr_events *e, json_t *ev);
 /* Records an impossible state once (first caller wins). */
@@ -532,8 +534,12 @@ double hr_now(void);
 
 /* ------------------------------------------------------------ outfile.c */
 
-/* Writes JSON to path through a temporary file renamed into place. Returns
- * 0 or -1 with errno. */
-int hr_write_json_file(const char *path, json_t *doc, char *err, size_t errlen);
+/* Writes path through a temporary file renamed into place: write(f, ctx)
+ * fills it. 0, or -1 with err. */
+int hr_write_file(const char *path, int (*write)(FILE *f, void *ctx), void *ctx, char *err,
+                  size_t errlen);
+/* v as json_dumpf(JSON_INDENT(1) | JSON_PRESERVE_ORDER) writes it nested
+ * at depth (after a key or in an array). 0, or -1. */
+int hr_json_put(FILE *f, const json_t *v, int depth);
 
 #endif

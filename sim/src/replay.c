@@ -53,36 +53,53 @@ static json_t *config_json(hr_run *run) {
   return cfg;
 }
 
-static json_t *oom_event_of(hr_run *run) {
-  /* The allocator's oom event, with the state at that moment. */
-  json_t *list = run->events.list;
-  for (size_t i = json_array_size(list); i-- > 0;) {
-    json_t *ev = json_array_get(list, i);
-    if (strcmp(json_string_value(json_object_get(ev, "type")), "oom") == 0)
-      return json_deep_copy(ev);
+typedef struct doc {
+  hr_run *run;
+  bool oom;
+  double wall;
+} doc;
+
+/* run.json, key by key (docs/run-format.md): what one json_dumpf of the
+ * whole document would write, with the events array copied from the spool. */
+static int write_doc(FILE *f, void *ctx) {
+  doc *d = ctx;
+  hr_run *run = d->run;
+  json_t *oom = d->oom ? json_deep_copy(run->events.last_oom) : NULL;
+  if (d->oom && !oom) oom = json_pack("{ss}", "type", "oom");
+  struct part {
+    const char *key;
+    json_t *value; /* NULL: the events */
+  } parts[] = {
+      {"schema", json_pack("{ss si}", "name", "hakreplay-run", "version", 1)},
+      {"trace", trace_json(run)},
+      {"config", config_json(run)},
+      {"samples", json_incref(run->sampler.samples)},
+      {"events", NULL},
+      {"summary", hr_summary(run, oom)},
+      {"host", hr_host_json(d->wall, run->events_done, run->pool.n)},
+  };
+  size_t n = sizeof parts / sizeof *parts;
+  int rc = fputc('{', f) == EOF;
+  for (size_t i = 0; i < n; i++) {
+    rc |= fprintf(f, "%s\n \"%s\": ", i ? "," : "", parts[i].key) < 0;
+    rc |= parts[i].value ? hr_json_put(f, parts[i].value, 1) : hr_events_put(&run->events, f);
+    json_decref(parts[i].value);
   }
-  return json_pack("{ss}", "type", "oom");
+  rc |= fputs("\n}", f) == EOF;
+  return rc ? -1 : 0;
 }
 
 static int write_run(hr_run *run, bool oom, double wall) {
   /* In free mode the allocator's trim thread may still log trims: the
    * events lock is held until the document is on disk. */
   pthread_mutex_lock(&run->events.lock);
-  json_t *doc = json_object();
-  json_object_set_new(doc, "schema", json_pack("{ss si}", "name", "hakreplay-run", "version", 1));
-  json_object_set_new(doc, "trace", trace_json(run));
-  json_object_set_new(doc, "config", config_json(run));
-  json_object_set(doc, "samples", run->sampler.samples);
-  json_object_set(doc, "events", run->events.list);
-  json_object_set_new(doc, "summary", hr_summary(run, oom ? oom_event_of(run) : NULL));
-  json_object_set_new(doc, "host", hr_host_json(wall, run->events_done, run->pool.n));
   char err[512];
   int rc = 0;
-  if (run->opt->out_path && hr_write_json_file(run->opt->out_path, doc, err, sizeof err) != 0) {
+  doc d = {run, oom, wall};
+  if (run->opt->out_path && hr_write_file(run->opt->out_path, write_doc, &d, err, sizeof err) != 0) {
     fprintf(stderr, "hakreplay: %s\n", err);
     rc = -1;
   }
-  json_decref(doc);
   pthread_mutex_unlock(&run->events.lock);
   return rc;
 }
@@ -100,7 +117,10 @@ static int setup(hr_run *run, const hr_options *o, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return HR_EXIT_INTERNAL;
   }
-  hr_events_init(&run->events, o->max_events);
+  if (hr_events_init(&run->events, o->max_events) != 0) {
+    snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno));
+    return HR_EXIT_INTERNAL;
+  }
   if (hr_sampler_init(&run->sampler, o->ss_detail_path, err, errlen) != 0) return HR_EXIT_USAGE;
   hak_observer obs = hr_observer(run);
   hak_create_opts copts = {.observer = &obs, .no_trim_thread = o->deterministic};
