@@ -2,7 +2,8 @@
 # Replayer benchmark (not a test): events per second of hakreplay on a
 # Larson trace of the seed's configuration, deterministic and free mode,
 # with default sampling and with sampling off, against the allocator-only
-# floor (replay-floor: the same operations in one thread, no replayer).
+# floor (replay-floor: the same operations in one thread, no replayer;
+# its own timing of the allocator calls, the trace read beforehand).
 #   sim/bench/bench.sh [RUNS] [GENERATIONS] [PRESET]     (default 5 1250 adopt)
 # Builds build-release/ (buildtype=release). Prints medians (min-max) and
 # peak RSS; the machine's load is printed too: these numbers are noisy.
@@ -49,16 +50,17 @@ for r in $(seq "$runs"); do
     rss[$name]+="${out#* } "
   done
 done
-printf '%-16s %12s %14s %16s %10s\n' case "median s" "M events/s" "min-max s" "peak MiB"
-base=""
+printf '%-16s %12s %14s %10s %16s %10s\n' case "median s" "M events/s" "vs floor" "min-max s" "peak MiB"
+floor=$(tr ' ' '\n' <<<"${secs[floor]}" | grep . | median)
 for name in "${names[@]}"; do
   s=$(tr ' ' '\n' <<<"${secs[$name]}" | grep . | median)
   lo=$(tr ' ' '\n' <<<"${secs[$name]}" | grep . | sort -n | head -1)
   hi=$(tr ' ' '\n' <<<"${secs[$name]}" | grep . | sort -n | tail -1)
   m=$(tr ' ' '\n' <<<"${rss[$name]}" | grep . | median)
-  awk -v n="$name" -v s="$s" -v e="$events" -v r="$lo-$hi" -v m="$m" \
-    'BEGIN { printf "%-16s %12s %14.2f %16s %10.1f\n", n, s, e / s / 1e6, r, m / 1024 }'
+  awk -v n="$name" -v s="$s" -v e="$events" -v r="$lo-$hi" -v m="$m" -v f="$floor" \
+    'BEGIN { printf "%-16s %12s %14.2f %10.3f %16s %10.1f\n", n, s, e / s / 1e6, f / s, r, m / 1024 }'
 done
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 d=$(tr ' ' '\n' <<<"${secs[deterministic]}" | grep . | median)
 n=$(tr ' ' '\n' <<<"${secs[det-no-samples]}" | grep . | median)
 awk -v d="$d" -v n="$n" 'BEGIN { printf "sampling cost (deterministic, default sampling vs --no-samples): %.1f%%\n", (d / n - 1) * 100 }'

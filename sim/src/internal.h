@@ -377,11 +377,26 @@ void hr_free_free(hr_run *run);
 
 /* ------------------------------------------------------------ events.c */
 
+/* A JSON text writer that writes what jansson's json_dumpf(JSON_INDENT(1) |
+ * JSON_PRESERVE_ORDER) would for the same values, without building them:
+ * one value (objects and arrays nested in it) at a given depth. Keys and
+ * strings must need no escaping (the replayer's own words). */
+#define HR_JW_MAX_DEPTH 16
+typedef struct hr_jw {
+  FILE *f;
+  int depth;                   /* of the value written */
+  int level;                   /* open containers */
+  bool first[HR_JW_MAX_DEPTH]; /* no element yet, by level */
+  bool in_key;                 /* a key was written: its value comes next */
+  int err;                     /* -1 after a failed write */
+} hr_jw;
+
 /* The run's event log (ss_map, ss_unmap, trim, thread_start/exit, adopt,
  * oom), as run.json's text, spooled to a temporary file. */
 typedef struct hr_events {
   pthread_mutex_t lock;
   FILE *spool;                 /* the elements of run.json's events array */
+  hr_jw jw;                    /* the event being written (lock held) */
   uint64_t count;              /* events in the log */
   uint64_t dropped;            /* beyond max_events */
   uint64_t max_events;
@@ -393,8 +408,13 @@ int hr_events_init(hr_events *e, uint64_t max_events);
 void hr_events_free(hr_events *e);
 /* Writes the events array (lock held): 0, or -1 on an I/O error. */
 int hr_events_put(hr_events *e, FILE *f);
-/* Appends an event object (stolen reference), counting it if over the cap. */
-void hr_events_add(hr_events *e, json_t *ev);
+/* Starts logging an event (its type and t written): returns the writer for
+ * its other fields, NULL when over max_events (then nothing to end). The
+ * events lock is held until hr_event_end. */
+hr_jw *hr_event_begin(hr_events *e, const char *type, uint64_t t);
+void hr_event_end(hr_events *e);
+/* A spool of `count` array elements as a JSON array at depth 1. */
+int hr_spool_put(FILE *spool, uint64_t count, FILE *f);
 /* Records an impossible state once (first caller wins). */
 void hr_internal_error(hr_run *run, const char *msg);
 /* The allocator observer that feeds the events and the ground truth. */
@@ -421,7 +441,9 @@ typedef struct hr_census_row {
 
 typedef struct hr_sampler {
   hr_census census;            /* as of the last sample (census.c) */
-  json_t *samples;             /* array */
+  FILE *spool;                 /* the samples as run.json's text, a temporary file */
+  uint64_t count;
+  bool failed;                 /* the spool could not be written */
   FILE *detail;                /* --ss-detail, or NULL */
   hak_stats prev;              /* counters at the previous sample */
   /* Series kept for the summary (one entry per sample). */
@@ -541,5 +563,14 @@ int hr_write_file(const char *path, int (*write)(FILE *f, void *ctx), void *ctx,
 /* v as json_dumpf(JSON_INDENT(1) | JSON_PRESERVE_ORDER) writes it nested
  * at depth (after a key or in an array). 0, or -1. */
 int hr_json_put(FILE *f, const json_t *v, int depth);
+
+void hr_jw_init(hr_jw *w, FILE *f, int depth);
+void hr_jw_open(hr_jw *w, char c);   /* '{' or '[' */
+void hr_jw_close(hr_jw *w, char c);  /* '}' or ']' */
+void hr_jw_key(hr_jw *w, const char *key);
+void hr_jw_int(hr_jw *w, int64_t v);
+void hr_jw_real(hr_jw *w, double v);
+void hr_jw_null(hr_jw *w);
+void hr_jw_str(hr_jw *w, const char *s);
 
 #endif

@@ -20,10 +20,14 @@ void hr_thread_started(hr_run *run, uint32_t tid, uint32_t parent, uint64_t t) {
   uint32_t started = atomic_fetch_add(&run->threads_started, 1) + 1;
   run->threads_alive++;
   hak_set_extra_maps(run->alloc, run->opt->thread_maps * started);
-  json_t *ev = json_pack("{ss sI sI}", "type", "thread_start", "t", (json_int_t)t, "thread",
-                         (json_int_t)tid);
-  json_object_set_new(ev, "parent", tid == 0 ? json_null() : json_integer((json_int_t)parent));
-  hr_events_add(&run->events, ev);
+  hr_jw *w = hr_event_begin(&run->events, "thread_start", t);
+  if (!w) return;
+  hr_jw_key(w, "thread");
+  hr_jw_int(w, tid);
+  hr_jw_key(w, "parent");
+  if (tid == 0) hr_jw_null(w);
+  else hr_jw_int(w, parent);
+  hr_event_end(&run->events);
 }
 
 static json_t *trace_json(hr_run *run) {
@@ -68,12 +72,12 @@ static int write_doc(FILE *f, void *ctx) {
   if (d->oom && !oom) oom = json_pack("{ss}", "type", "oom");
   struct part {
     const char *key;
-    json_t *value; /* NULL: the events */
+    json_t *value; /* NULL: spooled (samples, events) */
   } parts[] = {
       {"schema", json_pack("{ss si}", "name", "hakreplay-run", "version", 1)},
       {"trace", trace_json(run)},
       {"config", config_json(run)},
-      {"samples", json_incref(run->sampler.samples)},
+      {"samples", NULL},
       {"events", NULL},
       {"summary", hr_summary(run, oom)},
       {"host", hr_host_json(d->wall, run->events_done, run->pool.n)},
@@ -82,7 +86,9 @@ static int write_doc(FILE *f, void *ctx) {
   int rc = fputc('{', f) == EOF;
   for (size_t i = 0; i < n; i++) {
     rc |= fprintf(f, "%s\n \"%s\": ", i ? "," : "", parts[i].key) < 0;
-    rc |= parts[i].value ? hr_json_put(f, parts[i].value, 1) : hr_events_put(&run->events, f);
+    if (parts[i].value) rc |= hr_json_put(f, parts[i].value, 1);
+    else if (!strcmp(parts[i].key, "events")) rc |= hr_events_put(&run->events, f);
+    else rc |= run->sampler.failed ? -1 : hr_spool_put(run->sampler.spool, run->sampler.count, f);
     json_decref(parts[i].value);
   }
   rc |= fputs("\n}", f) == EOF;

@@ -18,7 +18,11 @@
 
 int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
-  s->samples = json_array();
+  s->spool = tmpfile();
+  if (!s->spool) {
+    snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno));
+    return -1;
+  }
   if (detail_path) {
     s->detail = fopen(detail_path, "w");
     if (!s->detail) {
@@ -30,7 +34,7 @@ int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t er
 }
 
 void hr_sampler_free(hr_sampler *s) {
-  json_decref(s->samples);
+  if (s->spool) fclose(s->spool);
   if (s->detail) fclose(s->detail);
   free(s->R);
   free(s->H);
@@ -63,9 +67,19 @@ static int write_detail(FILE *f, uint64_t t, hr_census_row *r0, size_t n) {
 
 static double ratio(uint64_t num, uint64_t den) { return den ? (double)num / (double)den : 0.0; }
 
-static json_t *frees_json(uint64_t local, uint64_t remote) {
-  return json_pack("{sI sI sf}", "local", (json_int_t)local, "remote", (json_int_t)remote,
-                   "remote_ratio", ratio(remote, local + remote));
+static void put_int(hr_jw *w, const char *key, int64_t v) {
+  hr_jw_key(w, key);
+  hr_jw_int(w, v);
+}
+
+static void put_frees(hr_jw *w, const char *key, uint64_t local, uint64_t remote) {
+  hr_jw_key(w, key);
+  hr_jw_open(w, '{');
+  put_int(w, "local", (int64_t)local);
+  put_int(w, "remote", (int64_t)remote);
+  hr_jw_key(w, "remote_ratio");
+  hr_jw_real(w, ratio(remote, local + remote));
+  hr_jw_close(w, '}');
 }
 
 static int push_series(hr_sampler *s, double r, double h) {
@@ -98,31 +112,45 @@ int hr_sample(hr_run *run, uint64_t t) {
   uint64_t B = (uint64_t)atomic_load(&tr->live_block_bytes);
   uint64_t S = (uint64_t)atomic_load(&tr->slab_active_bytes);
   uint64_t H = (uint64_t)c->live * tr->ss_size;
-  json_t *hist = json_array();
-  for (int i = 0; i < HR_BUCKETS; i++) json_array_append_new(hist, json_integer((json_int_t)c->hist[i]));
-  json_t *sample = json_pack(
-      "{sI sI sI sI sI sI sI sI sI sI sf}", "t", (json_int_t)t, "live_blocks",
-      (json_int_t)atomic_load(&tr->live_blocks), "live_req_bytes", (json_int_t)R,
-      "live_block_bytes", (json_int_t)B, "slab_active_bytes", (json_int_t)S, "ss_mapped_bytes",
-      (json_int_t)H, "ss_purged_bytes", (json_int_t)0, "touched_bytes", (json_int_t)c->touched,
-      "meta_bytes", (json_int_t)c->meta, "large_live_bytes",
-      (json_int_t)atomic_load(&tr->large_bytes), "utilization", ratio(R, H));
-  json_object_set_new(sample, "ss",
-                      json_pack("{sI sI sI sI sI sI}", "live", (json_int_t)c->live, "empty",
-                                (json_int_t)c->empty, "full", (json_int_t)c->full, "partial",
-                                (json_int_t)c->partial, "orphaned", (json_int_t)c->orphaned,
-                                "logically_nonempty_but_empty", (json_int_t)c->lnbe));
-  json_object_set_new(sample, "occupancy_hist", hist);
-  json_object_set_new(sample, "accounting_drift", json_integer(c->drift));
-  json_object_set_new(sample, "frees", frees_json(st.frees_local, st.frees_remote));
-  json_object_set_new(sample, "frees_interval",
-                      frees_json(st.frees_local - s->prev.frees_local,
-                                 st.frees_remote - s->prev.frees_remote));
-  json_object_set_new(sample, "remote_pending_blocks", json_integer((json_int_t)c->remote_pending));
-  json_object_set_new(sample, "drains", json_integer((json_int_t)st.drains));
-  json_object_set_new(sample, "drained_blocks", json_integer((json_int_t)st.drained_blocks));
-  json_object_set_new(sample, "threads_alive", json_integer(run->threads_alive));
-  json_array_append_new(s->samples, sample);
+  /* An element of run.json's samples array (depth 2), written as jansson
+   * would write the object (docs/run-format.md lists the keys). */
+  if (fputs(s->count ? ",\n  " : "\n  ", s->spool) == EOF) s->failed = true;
+  hr_jw w;
+  hr_jw_init(&w, s->spool, 2);
+  hr_jw_open(&w, '{');
+  const char *keys[] = {"t", "live_blocks", "live_req_bytes", "live_block_bytes",
+                        "slab_active_bytes", "ss_mapped_bytes", "ss_purged_bytes",
+                        "touched_bytes", "meta_bytes", "large_live_bytes"};
+  const int64_t vals[] = {(int64_t)t, atomic_load(&tr->live_blocks), (int64_t)R, (int64_t)B,
+                          (int64_t)S, (int64_t)H, 0, c->touched, c->meta,
+                          atomic_load(&tr->large_bytes)};
+  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) put_int(&w, keys[i], vals[i]);
+  hr_jw_key(&w, "utilization");
+  hr_jw_real(&w, ratio(R, H));
+  hr_jw_key(&w, "ss");
+  hr_jw_open(&w, '{');
+  put_int(&w, "live", c->live);
+  put_int(&w, "empty", c->empty);
+  put_int(&w, "full", c->full);
+  put_int(&w, "partial", c->partial);
+  put_int(&w, "orphaned", c->orphaned);
+  put_int(&w, "logically_nonempty_but_empty", c->lnbe);
+  hr_jw_close(&w, '}');
+  hr_jw_key(&w, "occupancy_hist");
+  hr_jw_open(&w, '[');
+  for (int i = 0; i < HR_BUCKETS; i++) hr_jw_int(&w, c->hist[i]);
+  hr_jw_close(&w, ']');
+  put_int(&w, "accounting_drift", c->drift);
+  put_frees(&w, "frees", st.frees_local, st.frees_remote);
+  put_frees(&w, "frees_interval", st.frees_local - s->prev.frees_local,
+            st.frees_remote - s->prev.frees_remote);
+  put_int(&w, "remote_pending_blocks", c->remote_pending);
+  put_int(&w, "drains", (int64_t)st.drains);
+  put_int(&w, "drained_blocks", (int64_t)st.drained_blocks);
+  put_int(&w, "threads_alive", run->threads_alive);
+  hr_jw_close(&w, '}');
+  if (w.err) s->failed = true;
+  s->count++;
   if (s->detail) {
     int rc = crc ? -1 : write_detail(s->detail, t, rows, nrows);
     free(rows);
