@@ -226,6 +226,9 @@ static bool run_turn(hr_run *run, hr_worker *w) {
       hr_pool_put(&run->pool, w);
       run->threads_alive--;
     } else {
+      hr_prefetch(run, t + HR_PREFETCH < fed ? &f->ring[(t + HR_PREFETCH) % HR_WINDOW] : NULL,
+                  t + HR_PREFETCH / 2 < fed ? &f->ring[(t + HR_PREFETCH / 2) % HR_WINDOW] : NULL,
+                  op->tid);
       hr_tl_trace_tid = op->tid;
       hr_tl_t = t;
       if (hr_exec(run, op, t, &run->failure) != 0) return end(run, HR_END_FAILED);

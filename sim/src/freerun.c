@@ -75,6 +75,10 @@ static void *worker_main(void *arg) {
         hr_exit_thread(run->alloc, e->op.tid, e->t);
       } else {
         hr_failure f;
+        hr_prefetch(run, tail + HR_PREFETCH < head ? &q->ops[(tail + HR_PREFETCH) % HR_QUEUE].op : NULL,
+                    tail + HR_PREFETCH / 2 < head ? &q->ops[(tail + HR_PREFETCH / 2) % HR_QUEUE].op
+                                                  : NULL,
+                    e->op.tid);
         hr_tl_trace_tid = e->op.tid;
         hr_tl_t = e->t;
         int rc = hr_exec(run, &e->op, e->t, &f);

@@ -246,6 +246,10 @@ typedef struct hr_run hr_run;
 /* Runs op (event t) from the calling thread, which runs op->tid. 0, or
  * the failure (also in *f); HR_FAIL_SKIPPED when free mode was aborted. */
 int hr_exec(hr_run *run, const hr_op *op, uint64_t t, hr_failure *f);
+/* Prefetches what the ops far and near ahead (NULL: none) will touch, if
+ * they are trace thread tid's frees. */
+#define HR_PREFETCH 8
+void hr_prefetch(hr_run *run, const hr_op *far, const hr_op *near, uint32_t tid);
 /* Trace thread tid exits at event t: the allocator's exit path, from this
  * OS thread, which reaches the allocator as a new thread afterwards. */
 void hr_exit_thread(hak_allocator *a, uint32_t tid, uint64_t t);
