@@ -141,7 +141,10 @@ void hr_prefetch(hr_run *run, const hr_op *far, const hr_op *near, uint32_t tid)
   if (far && far->tid == tid && (far->op == HT_OP_FREE || far->op == HT_OP_REALLOC))
     __builtin_prefetch(hr_block_at(&run->blocks, far->slot), 0);
   if (near && near->tid == tid && (near->op == HT_OP_FREE || near->op == HT_OP_REALLOC)) {
-    const hr_block *b = hr_block_at(&run->blocks, near->slot);
+    hr_block *b = hr_block_at(&run->blocks, near->slot);
+    /* ready: its alloc has run (in free mode, maybe in another worker now:
+     * the acquire orders its writes of ptr and size before these reads). */
+    if (!atomic_load_explicit(&b->ready, memory_order_acquire)) return;
     const char *p = b->ptr;
     if (p && b->size) {
       __builtin_prefetch(p, 1);
