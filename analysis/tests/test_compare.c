@@ -257,6 +257,31 @@ static void test_compare_progress_board(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* With more than one job each replay runs pinned to one CPU (when there
+ * are several); with one job it has them all. */
+static void test_compare_pins_parallel_replays(void **state) {
+  (void)state;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  char *dir = ha_test_mkdir();
+  char trace[4096];
+  snprintf(trace, sizeof trace, "%s", ha_test_src(LARSON_TRACE));
+  for (int jobs = 1; jobs <= 2; jobs++) {
+    const char *args[] = {trace, "--variants", "phase1,adopt", "-o", dir, "--jobs", jobs == 1 ? "1" : "2",
+                          "--no-variant-plots", "--quiet", NULL};
+    char *out, *err;
+    int rc = compare(args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err);
+    json_t *run = load_json(dir, "adopt/run.json");
+    json_int_t allowed = json_integer_value(ha_path_get(run, "host.cpus_allowed"));
+    if (jobs == 2 && ncpu > 1) assert_int_equal(allowed, 1);
+    else assert_true(allowed >= 1);
+    json_decref(run);
+    free(out);
+    free(err);
+  }
+  ha_test_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compare_three_variants),
@@ -265,6 +290,7 @@ int main(void) {
       cmocka_unit_test(test_compare_existing_runs),
       cmocka_unit_test(test_compare_errors),
       cmocka_unit_test(test_compare_progress_board),
+      cmocka_unit_test(test_compare_pins_parallel_replays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
