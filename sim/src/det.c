@@ -4,14 +4,21 @@
  * allocator sees exactly the trace's global order, and every number in
  * run.json outside `host` is a function of the trace and the configuration.
  *
- * The holder does all the replay's shared work itself: it reads the trace
- * ahead into the window (feed.c) when less than half of it is left, runs
- * thread starts (binding a pool thread to the new trace thread), and at
- * logical times (the event index) trims and samples, between two events,
- * with every other thread waiting for the turn. A thread's exit runs on
- * its own OS thread, in turn. No other thread ever touches the allocator,
- * so the window, the block table, the pool and the truth need no lock: the
- * turn's release/acquire orders one holder's writes before the next's reads.
+ * The holder does the replay's shared work itself: it runs thread starts
+ * (binding a pool thread to the new trace thread) and, at logical times
+ * (the event index), trims and samples, between two events, with every
+ * other thread waiting for the turn. A thread's exit runs on its own OS
+ * thread, in turn. No other thread calls the allocator, so the block
+ * table, the pool and the truth need no lock: the turn's release/acquire
+ * orders one holder's writes before the next's reads.
+ *
+ * The trace is read ahead into the window (feed.c) under the feed's lock:
+ * by the hot waiter, a few events at a time instead of pausing (design
+ * D2), or by the holder when it finds the window empty (design D1, the
+ * only one with one CPU or --no-help). fed, runs and status publish what
+ * the reader resolved; done tells it which ring entries the holder has
+ * read. Before running an op the holder prefetches what the same thread's
+ * frees a few ops ahead will read.
  *
  * Before giving the turn, the holder looks at the runs ahead: the owner of
  * the run after the next is heated (it pauses, so it is likely on a CPU
