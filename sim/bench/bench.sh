@@ -7,6 +7,9 @@
 #   sim/bench/bench.sh [RUNS] [GENERATIONS] [PRESET]     (default 5 1250 adopt)
 # Builds build-release/ (buildtype=release). Prints medians (min-max) and
 # peak RSS; the machine's load is printed too: these numbers are noisy.
+# BASE=DIR (a release build of another tree, e.g. the commit before a
+# change) adds its hakreplay's three cases, interleaved with these: before
+# and after on the same machine at the same time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5} gens=${2:-1250} preset=${3:-adopt}
@@ -37,6 +40,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A secs rss
 names=(floor deterministic det-no-samples free)
+[ -n "${BASE:-}" ] && names+=(base-det base-no-samples base-free)
 for name in "${names[@]}"; do secs[$name]=""; rss[$name]=""; done
 for r in $(seq "$runs"); do
   for name in "${names[@]}"; do  # interleaved, so load drifts hit every case alike
@@ -45,6 +49,9 @@ for r in $(seq "$runs"); do
       deterministic) out=$(measure "$build/sim/hakreplay" "$trace" --variant "$preset" --quiet -o "$tmp/r.json") ;;
       det-no-samples) out=$(measure "$build/sim/hakreplay" "$trace" --variant "$preset" --quiet --no-samples -o "$tmp/r.json") ;;
       free) out=$(measure "$build/sim/hakreplay" "$trace" --variant "$preset" --quiet --mode free -o "$tmp/r.json") ;;
+      base-det) out=$(measure "$BASE/sim/hakreplay" "$trace" --variant "$preset" --quiet -o "$tmp/r.json") ;;
+      base-no-samples) out=$(measure "$BASE/sim/hakreplay" "$trace" --variant "$preset" --quiet --no-samples -o "$tmp/r.json") ;;
+      base-free) out=$(measure "$BASE/sim/hakreplay" "$trace" --variant "$preset" --quiet --mode free -o "$tmp/r.json") ;;
     esac
     secs[$name]+="${out% *} "
     rss[$name]+="${out#* } "
@@ -64,3 +71,8 @@ echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 d=$(tr ' ' '\n' <<<"${secs[deterministic]}" | grep . | median)
 n=$(tr ' ' '\n' <<<"${secs[det-no-samples]}" | grep . | median)
 awk -v d="$d" -v n="$n" 'BEGIN { printf "sampling cost (deterministic, default sampling vs --no-samples): %.1f%%\n", (d / n - 1) * 100 }'
+if [ -n "${BASE:-}" ]; then
+  d=$(tr ' ' '\n' <<<"${secs[base-det]}" | grep . | median)
+  n=$(tr ' ' '\n' <<<"${secs[base-no-samples]}" | grep . | median)
+  awk -v d="$d" -v n="$n" 'BEGIN { printf "sampling cost of BASE: %.1f%%\n", (d / n - 1) * 100 }'
+fi
