@@ -13,7 +13,7 @@
 #    table. Variants that run out of memory are results (the seed's bug).
 # On a terminal, compare shows one progress line per variant while the
 # replays run.
-# Under a minute on 2 cores once set up (49 s with the machine shared,
+# Under a minute on 2 cores once set up (31 s with the machine shared,
 # docs/performance.md); `bash scripts/main.sh 300` for a quick look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
