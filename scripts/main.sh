@@ -11,7 +11,10 @@
 #    two mappings per never-joined thread, as the seed's run had;
 # 3. writes runs, plots, compare.md and index.html to out/, and prints the
 #    table. Variants that run out of memory are results (the seed's bug).
-# About 10 minutes on 2 cores; `bash scripts/main.sh 300` for a quick look.
+# On a terminal, compare shows one progress line per variant while the
+# replays run.
+# Under a minute on 2 cores once set up (31 s with the machine shared,
+# docs/performance.md); `bash scripts/main.sh 300` for a quick look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,6 @@ if [ ! -f "$trace" ]; then
 fi
 # No --variants: compare's default is every preset (hakmem-options --presets).
 "$build/sim/hakreplay" compare "$trace" \
-  --opt ss_map_limit=65530 --thread-maps 2 --quiet -o out
+  --opt ss_map_limit=65530 --thread-maps 2 -o out
 echo
 echo "out/index.html: the comparison, its plots, and each variant's own plots"

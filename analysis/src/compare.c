@@ -3,8 +3,21 @@
  * it replays it once per variant, each a separate process of this same
  * executable (/proc/self/exe), --jobs at a time, into DIR/VARIANT/run.json;
  * a replay that ran out of memory (exit 3) is a result like any other.
- * Then compare_out.c writes the tables and plots. */
+ * Then compare_out.c writes the tables and plots. On a terminal (and
+ * without --quiet) each replay reports its progress through a pipe
+ * (hakreplay --progress-fd) and its messages through another, and compare
+ * shows one line per variant (board.c), printing a replay's messages above
+ * the lines when it ends.
+ *
+ * With more than one job, each replay is pinned to a CPU of its own (the
+ * least busy of those compare may use): two unpinned replays of the main
+ * job's trace, each with several threads handing a turn around, took 10-12 s
+ * together on 2 CPUs, pinned 5-6 s (no migrations, no cache lines moving
+ * between CPUs; a replay on one CPU also stops spinning, turn.c). */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -26,7 +39,8 @@ static const char compare_usage[] =
     "  --format png|svg|both    image format (default png)\n"
     "  --no-variant-plots       only the comparison, not each variant's own plots\n"
     "  passed to every replay:  --opt, --ops-per-ms N, --sample-every N, --thread-maps N,\n"
-    "                           --max-events N, --mode M, --quiet (also silences progress)\n"
+    "                           --max-events N, --mode M\n"
+    "  --quiet                  no progress (on a terminal: one line per variant)\n"
     "Exit: 0 done (a variant that ran out of memory is a result), 2 bad input or usage,\n"
     "4 internal error.\n";
 
@@ -48,10 +62,84 @@ static int is_run(const char *path) {
   return yes;
 }
 
+/* The arguments of one replay (argv for execv; the strings live in v). */
+static void replay_args(const char **args, const char *trace, const ha_variant *v,
+                        const char **pass, size_t npass, const char *progress_fd) {
+  size_t k = 0;
+  args[k++] = "hakreplay";
+  args[k++] = trace;
+  args[k++] = "--variant";
+  args[k++] = v->label;
+  for (size_t i = 0; i < npass; i++) args[k++] = pass[i];
+  args[k++] = "--quiet";
+  if (progress_fd) {
+    args[k++] = "--progress-fd";
+    args[k++] = progress_fd;
+  }
+  args[k++] = "-o";
+  args[k++] = v->run_path;
+  args[k] = NULL;
+}
+
+/* How a replay ended, as a short phrase. */
+static const char *outcome(int code) {
+  return code == 0 ? "done" : code == 3 ? "done, out of memory" : "FAILED";
+}
+
+/* Sets replay_exit, or fills err (a failed replay, the first one). */
+static int judge(const char *trace, ha_variant *d, int status, int worst, ha_err *err) {
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  d->replay_exit = code;
+  if (code == 0 || code == 3 || worst) return worst;
+  if (code == 2)
+    return ha_fail(err, HA_ERR_INPUT, "%s: the replay under variant %s exited 2 (bad input or variant; its message is above)",
+                   trace, d->label);
+  return ha_fail(err, HA_ERR_INTERNAL, "%s: the replay under variant %s %s %d", trace, d->label,
+                 WIFEXITED(status) ? "exited" : "was killed by signal",
+                 WIFEXITED(status) ? code : WTERMSIG(status));
+}
+
 typedef struct job {
   pid_t pid;
   size_t v;
+  int cpu;                     /* pinned to, or -1 */
 } job;
+
+/* The CPUs replays are spread over (compare's own affinity), and how many
+ * running replays each has. */
+typedef struct cpu_pool {
+  cpu_set_t allowed;
+  int busy[CPU_SETSIZE];
+  bool pin;                    /* more than one job and more than one CPU */
+} cpu_pool;
+
+static void cpus_init(cpu_pool *c, int jobs) {
+  memset(c, 0, sizeof *c);
+  c->pin = jobs > 1 && sched_getaffinity(0, sizeof c->allowed, &c->allowed) == 0 &&
+           CPU_COUNT(&c->allowed) > 1;
+}
+
+/* The allowed CPU with the fewest running replays (taken), or -1. */
+static int cpus_take(cpu_pool *c) {
+  int best = -1;
+  for (int i = 0; c->pin && i < CPU_SETSIZE; i++)
+    if (CPU_ISSET(i, &c->allowed) && (best < 0 || c->busy[i] < c->busy[best])) best = i;
+  if (best >= 0) c->busy[best]++;
+  return best;
+}
+
+static void cpus_give(cpu_pool *c, int cpu) {
+  if (cpu >= 0) c->busy[cpu]--;
+}
+
+/* In the child, before exec. */
+static void pin_self(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  sched_setaffinity(0, sizeof one, &one); /* a failure leaves it unpinned */
+}
 
 /* Replays the trace under every variant; fills v[i].replay_exit. */
 static int run_replays(const char *trace, ha_variant *v, size_t n, const char **pass, size_t npass,
@@ -59,31 +147,28 @@ static int run_replays(const char *trace, ha_variant *v, size_t n, const char **
   job running[HA_MAX_VARIANTS];
   size_t next = 0, nrun = 0;
   int worst = 0;
-  const char **args = calloc(npass + 12, sizeof *args);
+  cpu_pool c;
+  cpus_init(&c, jobs);
+  const char **args = calloc(npass + 14, sizeof *args);
   if (!args) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
   while (next < n || nrun > 0) {
     while (next < n && (int)nrun < jobs && worst == 0) {
-      size_t k = 0;
-      args[k++] = "hakreplay";
-      args[k++] = trace;
-      args[k++] = "--variant";
-      args[k++] = v[next].label;
-      for (size_t i = 0; i < npass; i++) args[k++] = pass[i];
-      args[k++] = "--quiet";
-      args[k++] = "-o";
-      args[k++] = v[next].run_path;
-      args[k] = NULL;
+      replay_args(args, trace, &v[next], pass, npass, NULL);
+      int cpu = cpus_take(&c);
       pid_t pid = fork();
       if (pid < 0) {
+        cpus_give(&c, cpu);
         worst = ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
         break;
       }
       if (pid == 0) {
+        pin_self(cpu);
         execv("/proc/self/exe", (char *const *)args);
         _exit(127);
       }
       if (!quiet) fprintf(stderr, "compare: %s: replaying\n", v[next].label);
       running[nrun].pid = pid;
+      running[nrun].cpu = cpu;
       running[nrun++].v = next++;
     }
     if (nrun == 0) break;
@@ -98,25 +183,173 @@ static int run_replays(const char *trace, ha_variant *v, size_t n, const char **
     while (r < nrun && running[r].pid != pid) r++;
     if (r == nrun) continue; /* not ours */
     ha_variant *d = &v[running[r].v];
+    cpus_give(&c, running[r].cpu);
     running[r] = running[--nrun];
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    d->replay_exit = code;
-    if (!quiet) fprintf(stderr, "compare: %s: %s\n", d->label,
-                        code == 0 ? "done" : code == 3 ? "done, out of memory" : "FAILED");
-    if (code == 0 || code == 3 || worst) continue;
-    if (code == 2)
-      worst = ha_fail(err, HA_ERR_INPUT, "%s: the replay under variant %s exited 2 (bad input or variant; its message is above)",
-                      trace, d->label);
-    else
-      worst = ha_fail(err, HA_ERR_INTERNAL, "%s: the replay under variant %s %s %d", trace, d->label,
-                      WIFEXITED(status) ? "exited" : "was killed by signal",
-                      WIFEXITED(status) ? code : WTERMSIG(status));
+    worst = judge(trace, d, status, worst, err);
+    if (!quiet) fprintf(stderr, "compare: %s: %s\n", d->label, outcome(d->replay_exit));
   }
   /* After a failure nothing new starts; what runs is waited for. */
   while (nrun > 0) {
     int status;
     if (waitpid(running[--nrun].pid, &status, 0) < 0 && errno == EINTR) nrun++;
   }
+  free(args);
+  return worst;
+}
+
+typedef struct live {
+  pid_t pid;
+  size_t v;
+  int progress, messages;      /* read ends; -1 once at EOF */
+  char *text;                  /* its messages so far */
+  size_t len;
+  char last[200];              /* its last progress line */
+  int cpu;                     /* pinned to, or -1 */
+} live;
+
+/* Starts the replay of v[i] with its progress on fd 3 and its stderr piped. */
+static int start_live(live *l, const char *trace, ha_variant *v, size_t i, const char **pass,
+                      size_t npass, const char **args, int cpu, ha_err *err) {
+  int pp[2], mp[2];
+  if (pipe(pp) != 0) return ha_fail(err, HA_ERR_INTERNAL, "pipe: %s", strerror(errno));
+  if (pipe(mp) != 0) {
+    close(pp[0]);
+    close(pp[1]);
+    return ha_fail(err, HA_ERR_INTERNAL, "pipe: %s", strerror(errno));
+  }
+  replay_args(args, trace, &v[i], pass, npass, "3");
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pp[0]), close(pp[1]), close(mp[0]), close(mp[1]);
+    return ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
+  }
+  if (pid == 0) {
+    pin_self(cpu);
+    dup2(pp[1], 3);
+    dup2(mp[1], STDERR_FILENO);
+    for (int fd = 4; fd < 256; fd++) close(fd); /* other replays' pipes */
+    execv("/proc/self/exe", (char *const *)args);
+    _exit(127);
+  }
+  close(pp[1]);
+  close(mp[1]);
+  memset(l, 0, sizeof *l);
+  l->pid = pid;
+  l->v = i;
+  l->progress = pp[0];
+  l->messages = mp[0];
+  l->cpu = cpu;
+  return 0;
+}
+
+/* Reads what is there; returns -1 at EOF (fd closed). */
+static int drain_fd(int *fd, live *l, bool progress) {
+  char buf[4096];
+  ssize_t n = read(*fd, buf, sizeof buf);
+  if (n < 0 && errno == EINTR) return 0;
+  if (n <= 0) {
+    close(*fd);
+    *fd = -1;
+    return -1;
+  }
+  if (!progress) {
+    char *t = realloc(l->text, l->len + (size_t)n + 1);
+    if (!t) return 0;
+    memcpy(t + l->len, buf, (size_t)n);
+    l->len += (size_t)n;
+    t[l->len] = '\0';
+    l->text = t;
+    return 0;
+  }
+  /* The last complete line is the news. */
+  size_t end = (size_t)n;
+  while (end > 0 && buf[end - 1] == '\n') end--;
+  size_t start = end;
+  while (start > 0 && buf[start - 1] != '\n') start--;
+  if (end > start) snprintf(l->last, sizeof l->last, "%.*s", (int)(end - start), buf + start);
+  return 0;
+}
+
+/* Replays with one progress line per variant; same outcome as run_replays. */
+static int run_replays_board(const char *trace, ha_variant *v, size_t n, const char **pass,
+                             size_t npass, int jobs, ha_err *err) {
+  ha_board b;
+  live *run = calloc((size_t)jobs, sizeof *run);
+  const char **args = calloc(npass + 14, sizeof *args);
+  if (!run || !args || ha_board_init(&b, v, n) != 0) {
+    free(run);
+    free(args);
+    return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
+  }
+  size_t next = 0, nrun = 0;
+  int worst = 0;
+  cpu_pool c;
+  cpus_init(&c, jobs);
+  ha_board_draw(&b);
+  while (next < n || nrun > 0) {
+    while (next < n && nrun < (size_t)jobs && worst == 0) {
+      int cpu = cpus_take(&c);
+      if ((worst = start_live(&run[nrun], trace, v, next, pass, npass, args, cpu, err))) {
+        cpus_give(&c, cpu);
+        break;
+      }
+      ha_board_set(&b, next, "replaying");
+      nrun++;
+      next++;
+    }
+    if (nrun == 0) break;
+    struct pollfd fds[2 * 64];
+    size_t nfds = 0;
+    for (size_t r = 0; r < nrun; r++) {
+      if (run[r].progress >= 0) fds[nfds++] = (struct pollfd){.fd = run[r].progress, .events = POLLIN};
+      if (run[r].messages >= 0) fds[nfds++] = (struct pollfd){.fd = run[r].messages, .events = POLLIN};
+    }
+    if (poll(fds, nfds, 250) < 0 && errno != EINTR) {
+      worst = ha_fail(err, HA_ERR_INTERNAL, "poll: %s", strerror(errno));
+      break;
+    }
+    for (size_t r = 0; r < nrun; r++) {
+      live *l = &run[r];
+      for (size_t k = 0; k < nfds; k++) {
+        if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        if (fds[k].fd == l->progress) drain_fd(&l->progress, l, true);
+        else if (fds[k].fd == l->messages) drain_fd(&l->messages, l, false);
+      }
+      if (l->last[0]) ha_board_set(&b, l->v, l->last);
+    }
+    /* Replays whose pipes are both closed have ended: reap them. */
+    for (size_t r = 0; r < nrun;) {
+      live *l = &run[r];
+      if (l->progress >= 0 || l->messages >= 0) {
+        r++;
+        continue;
+      }
+      int status = 0;
+      while (waitpid(l->pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      worst = judge(trace, &v[l->v], status, worst, err);
+      char line[260];
+      snprintf(line, sizeof line, "%s%s%s", outcome(v[l->v].replay_exit), l->last[0] ? ": " : "",
+               l->last);
+      ha_board_set(&b, l->v, line);
+      if (l->len) ha_board_print_above(&b, l->text);
+      free(l->text);
+      cpus_give(&c, l->cpu);
+      run[r] = run[--nrun];
+    }
+    ha_board_draw(&b);
+  }
+  /* After a failure nothing new starts; what runs is waited for. */
+  for (size_t r = 0; r < nrun; r++) {
+    if (run[r].progress >= 0) close(run[r].progress);
+    if (run[r].messages >= 0) close(run[r].messages);
+    while (waitpid(run[r].pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    free(run[r].text);
+  }
+  ha_board_free(&b);
+  free(run);
   free(args);
   return worst;
 }
@@ -354,7 +587,9 @@ int ha_compare_main(int argc, char **argv, const char *presets) {
           (rc = ha_join(v[i].run_path, sizeof v[i].run_path, v[i].dir, "run.json", &err)))
         goto fail;
     }
-    if ((rc = run_replays(inputs[0], v, n, pass, npass, jobs, quiet, &err))) goto fail;
+    if (!quiet && isatty(STDERR_FILENO)) rc = run_replays_board(inputs[0], v, n, pass, npass, jobs, &err);
+    else rc = run_replays(inputs[0], v, n, pass, npass, jobs, quiet, &err);
+    if (rc) goto fail;
     for (size_t i = 0; i < n; i++)
       if ((rc = ha_run_load(v[i].run_path, &v[i].run, &err))) {
         rc = HA_ERR_INTERNAL; /* the replayer wrote it: not the user's input */

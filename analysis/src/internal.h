@@ -7,6 +7,7 @@
 #define HA_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "ha.h"
@@ -158,6 +159,21 @@ typedef struct ha_variant {
   int replay_exit;           /* 0, or 3 when the replay ran out of memory */
   json_t *run;
 } ha_variant;
+
+/* board.c: compare's progress, one line per variant, on a terminal. */
+typedef struct ha_board {
+  const ha_variant *v;
+  size_t n, width, cols;
+  char (*line)[200];           /* what each variant's line says */
+  bool drawn;
+} ha_board;
+
+int ha_board_init(ha_board *b, const ha_variant *v, size_t n);
+void ha_board_free(ha_board *b);
+void ha_board_set(ha_board *b, size_t i, const char *text);
+void ha_board_draw(ha_board *b);
+/* Prints text (lines) above the board, which is drawn again below it. */
+void ha_board_print_above(ha_board *b, const char *text);
 
 /* compare.json, compare.md, overlay plots and index.html (linking to
  * DIR/label/index.html when variant_plots).  *md gets the Markdown table

@@ -3,7 +3,9 @@
  * compare.md and compare.json with ratios to the first variant computed
  * from the runs themselves, overlay plots, index.html, the table printed),
  * a variant that runs out of memory shown as OOM, the default variants,
- * existing run.json files as input, and the usage and input errors. */
+ * existing run.json files as input, the usage and input errors, and the
+ * progress board on a terminal (script(1) gives it one). */
+#include <unistd.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -298,6 +300,60 @@ static void test_compare_errors(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* On a terminal: one line per variant, redrawn in place (cursor up two
+ * lines), ending with each replay's outcome; a replay's messages (the OOM
+ * lines) printed above the board. None with --quiet. */
+static void test_compare_progress_board(void **state) {
+  (void)state;
+  if (access("/usr/bin/script", X_OK) != 0) skip();
+  char *dir = ha_test_mkdir();
+  for (int quiet = 0; quiet < 2; quiet++) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s compare %s --variants seed-buggy,adopt --opt ss_map_limit=6 -o %s "
+             "--no-variant-plots %s > /dev/null",
+             ha_test_env("HAKREPLAY"), ha_test_src(LARSON_TRACE), dir, quiet ? "--quiet" : "");
+    const char *argv[] = {"/usr/bin/script", "-q", "-e", "-c", cmd, "/dev/null", NULL};
+    char *out = NULL;
+    assert_int_equal(ha_test_run(argv, &out, NULL), 0);
+    if (quiet) {
+      assert_null(strstr(out, "compare: adopt"));
+    } else {
+      assert_non_null(strstr(out, "\033[2A"));
+      assert_non_null(strstr(out, "compare: adopt       done: "));
+      assert_non_null(strstr(out, "compare: seed-buggy  done, out of memory: "));
+      assert_non_null(strstr(out, "out of memory: block"));
+    }
+    free(out);
+  }
+  ha_test_rmdir(dir);
+}
+
+/* With more than one job each replay runs pinned to one CPU (when there
+ * are several); with one job it has them all. */
+static void test_compare_pins_parallel_replays(void **state) {
+  (void)state;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  char *dir = ha_test_mkdir();
+  char trace[4096];
+  snprintf(trace, sizeof trace, "%s", ha_test_src(LARSON_TRACE));
+  for (int jobs = 1; jobs <= 2; jobs++) {
+    const char *args[] = {trace, "--variants", "phase1,adopt", "-o", dir, "--jobs", jobs == 1 ? "1" : "2",
+                          "--no-variant-plots", "--quiet", NULL};
+    char *out, *err;
+    int rc = compare(args, &out, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err);
+    json_t *run = load_json(dir, "adopt/run.json");
+    json_int_t allowed = json_integer_value(ha_path_get(run, "host.cpus_allowed"));
+    if (jobs == 2 && ncpu > 1) assert_int_equal(allowed, 1);
+    else assert_true(allowed >= 1);
+    json_decref(run);
+    free(out);
+    free(err);
+  }
+  ha_test_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compare_three_variants),
@@ -306,6 +362,8 @@ int main(void) {
       cmocka_unit_test(test_compare_existing_runs),
       cmocka_unit_test(test_compare_existing_run_with_override),
       cmocka_unit_test(test_compare_errors),
+      cmocka_unit_test(test_compare_progress_board),
+      cmocka_unit_test(test_compare_pins_parallel_replays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,9 @@ static const char usage_text[] =
     "  --ss-detail FILE.jsonl  per-SuperSlab occupancy at every sample\n"
     "  --thread-maps N         mappings each started thread holds against ss_map_limit\n"
     "  --max-events N          cap on recorded events (default 1000000, 0 = none)\n"
-    "  --quiet                 no progress line\n"
+    "  --quiet                 no progress line (shown when stderr is a terminal)\n"
+    "  --progress-fd N         the progress lines to file descriptor N instead (compare does)\n"
+    "  --turn-stats, --no-help measurement (docs/performance.md)\n"
     "  --list-options          every allocator option, preset and default (hakmem-options)\n"
     "  -h, --help              this text\n"
     "\n"
@@ -82,6 +84,7 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
    * clock"). */
   o.ops_per_ms = 8380;
   o.max_events = 1000000;
+  o.progress_fd = -1;
   hak_config_default(&o.cfg);
   const char *variant = NULL;
   int nopts = 0;
@@ -102,6 +105,15 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
       o.quiet = true;
       continue;
     }
+    if (!strcmp(a, "--turn-stats") || !strcmp(a, "--no-help")) { /* docs/performance.md */
+      if (a[2] == 't') o.turn_stats = true;
+      else o.no_help = true;
+      continue;
+    }
+    if (!strcmp(a, "--census-check")) { /* tests only: see docs/testing.md */
+      o.census_check = true;
+      continue;
+    }
     if (!strcmp(a, "--no-samples")) { /* only the final one: the cost of sampling, measured */
       o.sample_every = INT64_MAX;
       continue;
@@ -114,7 +126,8 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
     /* An option we do not know is that, whether or not a value follows. */
     static const char *const with_value[] = {"-o", "--output", "--variant", "--opt", "--ss-detail",
                                              "--mode", "--ops-per-ms", "--sample-every",
-                                             "--thread-maps", "--inject-overwrite", "--max-events"};
+                                             "--thread-maps", "--inject-overwrite", "--progress-fd",
+                                             "--max-events"};
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
     if (!known) return usage_error("unknown option", a);
@@ -137,6 +150,9 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
       if (parse_count(a, v, 0, &o.thread_maps)) return HR_EXIT_USAGE;
     } else if (!strcmp(a, "--inject-overwrite")) { /* tests only: see docs/testing.md */
       if (parse_count(a, v, 1, &o.inject_overwrite)) return HR_EXIT_USAGE;
+    } else if (!strcmp(a, "--progress-fd")) { /* hakreplay compare's replays */
+      if (parse_count(a, v, 0, &n) || n > 1024) return HR_EXIT_USAGE;
+      o.progress_fd = (int)n;
     } else if (!strcmp(a, "--max-events")) {
       if (parse_count(a, v, 0, &n)) return HR_EXIT_USAGE;
       o.max_events = n;

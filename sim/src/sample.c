@@ -1,34 +1,34 @@
 /* sample.c: samples (docs/run-format.md, Definitions), the --ss-detail stream and the summary.
  *
- * A sample is taken with every worker idle. It walks the allocator's
- * census (what the allocator believes: total_active_blocks, remote pending,
- * orphaned slabs) and joins it by SuperSlab id with the replayer's ground
- * truth (live blocks per SuperSlab). Raw bytes and counters are stored;
- * ratios are derived and stored beside them.
+ * A sample is taken with every worker idle. Its census (census.c) joins
+ * what the allocator believes (total_active_blocks, remote pending,
+ * orphaned slabs) by SuperSlab id with the replayer's ground truth (live
+ * blocks per SuperSlab). Raw bytes and counters are stored; ratios are
+ * derived and stored beside them.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hak_json.h"
 #include "internal.h"
 
-#define HR_BUCKETS 11 /* exactly 0, (0,10%], ..., (90%,100%] */
 
 int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
-  s->samples = json_array();
+  s->spool = tmpfile();
+  if (!s->spool) {
+    snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno));
+    return -1;
+  }
   if (detail_path) {
     /* Through the output module: renamed into place at the end, so an
      * interrupted run leaves the old file, not a partial one. */
     int rc = hc_out_open(&s->detail_out, detail_path, 0);
-    int fd = rc ? -1 : dup(s->detail_out.fd);
-    if (!rc && (fd < 0 || !(s->detail = fdopen(fd, "w")))) {
-      rc = -errno;
-      if (fd >= 0) close(fd);
+    if (!rc && !(s->detail = hr_out_stream(&s->detail_out))) {
+      rc = -(errno ? errno : ENOMEM);
       hc_out_abort(&s->detail_out);
     }
     if (rc) {
@@ -44,84 +44,33 @@ int hr_sampler_finish(hr_sampler *s) {
   int bad = fclose(s->detail) != 0;
   s->detail = NULL;
   if (bad) {
-    s->detail_out.err = errno ? errno : EIO;
+    if (!s->detail_out.err) s->detail_out.err = EIO;
     hc_out_abort(&s->detail_out);
     return -1;
   }
-  return hc_out_commit(&s->detail_out) == 0 ? 0 : -1;
+  return hc_out_commit(&s->detail_out) == 0 ? 0 : -1; /* the errno stays in detail_out.err */
 }
 
 void hr_sampler_free(hr_sampler *s) {
-  json_decref(s->samples);
+  if (s->spool) fclose(s->spool);
   if (s->detail) fclose(s->detail);
   hc_out_abort(&s->detail_out);
   free(s->R);
   free(s->H);
 }
 
-typedef struct detail_row {
-  uint32_t id, class_idx, capacity, orphaned;
-  int64_t live, active;
-  uint64_t pending;
-} detail_row;
-
-typedef struct census {
-  hr_run *run;
-  uint64_t live, empty, full, partial, orphaned, lnbe;
-  uint64_t hist[HR_BUCKETS];
-  int64_t drift;
-  uint64_t remote_pending, touched, meta;
-  detail_row *rows; /* --ss-detail: one per SuperSlab, sorted by id before writing */
-  size_t nrows, cap_rows;
-  bool detail, oom;
-} census;
-
-static void census_one(void *ctx, const hak_ss_info *info) {
-  census *c = ctx;
-  hr_ss *ss = hr_truth_get(&c->run->truth, info->id);
-  int64_t live = atomic_load_explicit(&ss->live_blocks, memory_order_relaxed);
-  c->live++;
-  if (live == 0) c->empty++;
-  else if ((uint64_t)live >= info->capacity) c->full++;
-  else c->partial++;
-  if (info->slabs_orphaned > 0) c->orphaned++;
-  if (info->total_active_blocks > 0 && live == 0) c->lnbe++;
-  /* Bucket k covers ((k-1)*10%, k*10%]; bucket 0 is exactly empty. */
-  uint64_t b = live == 0 ? 0 : (uint64_t)((live * 10 + info->capacity - 1) / info->capacity);
-  c->hist[b > 10 ? 10 : b]++;
-  c->drift += info->total_active_blocks - live;
-  c->remote_pending += info->remote_pending;
-  c->touched += info->touched_bytes;
-  c->meta += info->header_bytes;
-  if (c->detail) {
-    if (c->nrows == c->cap_rows) {
-      size_t ncap = c->cap_rows ? c->cap_rows * 2 : 1024;
-      detail_row *n = realloc(c->rows, ncap * sizeof *n);
-      if (!n) {
-        c->oom = true;
-        return;
-      }
-      c->rows = n;
-      c->cap_rows = ncap;
-    }
-    c->rows[c->nrows++] = (detail_row){info->id, info->class_idx, info->capacity,
-                                       info->slabs_orphaned, live, info->total_active_blocks,
-                                       info->remote_pending};
-  }
-}
-
 static int cmp_row(const void *x, const void *y) {
-  uint32_t a = ((const detail_row *)x)->id, b = ((const detail_row *)y)->id;
+  uint32_t a = ((const hr_census_row *)x)->id, b = ((const hr_census_row *)y)->id;
   return (a > b) - (a < b);
 }
 
 /* One --ss-detail line: [[id, class, live, capacity, active, remote_pending,
  * orphaned_slabs], ...] in id order. */
-static int write_detail(FILE *f, uint64_t t, census *c) {
-  qsort(c->rows, c->nrows, sizeof *c->rows, cmp_row);
+static int write_detail(FILE *f, uint64_t t, hr_census_row *r0, size_t n) {
+  qsort(r0, n, sizeof *r0, cmp_row);
   json_t *rows = json_array();
-  for (size_t i = 0; i < c->nrows; i++) {
-    const detail_row *r = &c->rows[i];
+  for (size_t i = 0; i < n; i++) {
+    const hr_census_row *r = &r0[i];
     json_array_append_new(rows, json_pack("[I I I I I I I]", (json_int_t)r->id,
                                           (json_int_t)r->class_idx, (json_int_t)r->live,
                                           (json_int_t)r->capacity, (json_int_t)r->active,
@@ -137,9 +86,19 @@ static int write_detail(FILE *f, uint64_t t, census *c) {
 
 static double ratio(uint64_t num, uint64_t den) { return den ? (double)num / (double)den : 0.0; }
 
-static json_t *frees_json(uint64_t local, uint64_t remote) {
-  return json_pack("{sI sI sf}", "local", (json_int_t)local, "remote", (json_int_t)remote,
-                   "remote_ratio", ratio(remote, local + remote));
+static void put_int(hr_jw *w, const char *key, int64_t v) {
+  hr_jw_key(w, key);
+  hr_jw_int(w, v);
+}
+
+static void put_frees(hr_jw *w, const char *key, uint64_t local, uint64_t remote) {
+  hr_jw_key(w, key);
+  hr_jw_open(w, '{');
+  put_int(w, "local", (int64_t)local);
+  put_int(w, "remote", (int64_t)remote);
+  hr_jw_key(w, "remote_ratio");
+  hr_jw_real(w, ratio(remote, local + remote));
+  hr_jw_close(w, '}');
 }
 
 static int push_series(hr_sampler *s, double r, double h) {
@@ -161,50 +120,66 @@ static int push_series(hr_sampler *s, double r, double h) {
 
 int hr_sample(hr_run *run, uint64_t t) {
   hr_sampler *s = &run->sampler;
-  census c = {.run = run, .detail = s->detail != NULL};
-  hak_ss_census(run->alloc, census_one, &c);
+  hr_census_row *rows;
+  size_t nrows;
+  int crc = hr_census_take(run, t, &rows, &nrows);
+  const hr_census *c = &s->census;
   hak_stats st;
   hak_get_stats(run->alloc, &st);
   hr_truth *tr = &run->truth;
   uint64_t R = (uint64_t)atomic_load(&tr->live_req_bytes);
   uint64_t B = (uint64_t)atomic_load(&tr->live_block_bytes);
   uint64_t S = (uint64_t)atomic_load(&tr->slab_active_bytes);
-  uint64_t H = c.live * tr->ss_size;
-  json_t *hist = json_array();
-  for (int i = 0; i < HR_BUCKETS; i++) json_array_append_new(hist, json_integer((json_int_t)c.hist[i]));
-  json_t *sample = json_pack(
-      "{sI sI sI sI sI sI sI sI sI sI sf}", "t", (json_int_t)t, "live_blocks",
-      (json_int_t)atomic_load(&tr->live_blocks), "live_req_bytes", (json_int_t)R,
-      "live_block_bytes", (json_int_t)B, "slab_active_bytes", (json_int_t)S, "ss_mapped_bytes",
-      (json_int_t)H, "ss_purged_bytes", (json_int_t)0, "touched_bytes", (json_int_t)c.touched,
-      "meta_bytes", (json_int_t)c.meta, "large_live_bytes",
-      (json_int_t)atomic_load(&tr->large_bytes), "utilization", ratio(R, H));
-  json_object_set_new(sample, "ss",
-                      json_pack("{sI sI sI sI sI sI}", "live", (json_int_t)c.live, "empty",
-                                (json_int_t)c.empty, "full", (json_int_t)c.full, "partial",
-                                (json_int_t)c.partial, "orphaned", (json_int_t)c.orphaned,
-                                "logically_nonempty_but_empty", (json_int_t)c.lnbe));
-  json_object_set_new(sample, "occupancy_hist", hist);
-  json_object_set_new(sample, "accounting_drift", json_integer(c.drift));
-  json_object_set_new(sample, "frees", frees_json(st.frees_local, st.frees_remote));
-  json_object_set_new(sample, "frees_interval",
-                      frees_json(st.frees_local - s->prev.frees_local,
-                                 st.frees_remote - s->prev.frees_remote));
-  json_object_set_new(sample, "remote_pending_blocks", json_integer((json_int_t)c.remote_pending));
-  json_object_set_new(sample, "drains", json_integer((json_int_t)st.drains));
-  json_object_set_new(sample, "drained_blocks", json_integer((json_int_t)st.drained_blocks));
-  json_object_set_new(sample, "threads_alive", json_integer(run->threads_alive));
-  json_array_append_new(s->samples, sample);
+  uint64_t H = (uint64_t)c->live * tr->ss_size;
+  /* An element of run.json's samples array (depth 2), written as jansson
+   * would write the object (docs/run-format.md lists the keys). */
+  if (fputs(s->count ? ",\n  " : "\n  ", s->spool) == EOF && !s->failed) s->failed = hr_io_errno();
+  hr_jw w;
+  hr_jw_init(&w, s->spool, 2);
+  hr_jw_open(&w, '{');
+  const char *keys[] = {"t", "live_blocks", "live_req_bytes", "live_block_bytes",
+                        "slab_active_bytes", "ss_mapped_bytes", "ss_purged_bytes",
+                        "touched_bytes", "meta_bytes", "large_live_bytes"};
+  const int64_t vals[] = {(int64_t)t, atomic_load(&tr->live_blocks), (int64_t)R, (int64_t)B,
+                          (int64_t)S, (int64_t)H, 0, c->touched, c->meta,
+                          atomic_load(&tr->large_bytes)};
+  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) put_int(&w, keys[i], vals[i]);
+  hr_jw_key(&w, "utilization");
+  hr_jw_real(&w, ratio(R, H));
+  hr_jw_key(&w, "ss");
+  hr_jw_open(&w, '{');
+  put_int(&w, "live", c->live);
+  put_int(&w, "empty", c->empty);
+  put_int(&w, "full", c->full);
+  put_int(&w, "partial", c->partial);
+  put_int(&w, "orphaned", c->orphaned);
+  put_int(&w, "logically_nonempty_but_empty", c->lnbe);
+  hr_jw_close(&w, '}');
+  hr_jw_key(&w, "occupancy_hist");
+  hr_jw_open(&w, '[');
+  for (int i = 0; i < HR_BUCKETS; i++) hr_jw_int(&w, c->hist[i]);
+  hr_jw_close(&w, ']');
+  put_int(&w, "accounting_drift", c->drift);
+  put_frees(&w, "frees", st.frees_local, st.frees_remote);
+  put_frees(&w, "frees_interval", st.frees_local - s->prev.frees_local,
+            st.frees_remote - s->prev.frees_remote);
+  put_int(&w, "remote_pending_blocks", c->remote_pending);
+  put_int(&w, "drains", (int64_t)st.drains);
+  put_int(&w, "drained_blocks", (int64_t)st.drained_blocks);
+  put_int(&w, "threads_alive", run->threads_alive);
+  hr_jw_close(&w, '}');
+  if (w.err && !s->failed) s->failed = hr_io_errno();
+  s->count++;
   if (s->detail) {
-    int rc = c.oom ? -1 : write_detail(s->detail, t, &c);
-    free(c.rows);
+    int rc = crc ? -1 : write_detail(s->detail, t, rows, nrows);
+    free(rows);
     if (rc) return -1;
   }
   s->prev = st;
-  if (c.touched > s->peak_touched) s->peak_touched = c.touched;
-  s->drift_last = c.drift;
-  s->lnbe_last = c.lnbe;
-  if (c.lnbe > s->lnbe_peak) s->lnbe_peak = c.lnbe;
+  if ((uint64_t)c->touched > s->peak_touched) s->peak_touched = (uint64_t)c->touched;
+  s->drift_last = c->drift;
+  s->lnbe_last = (uint64_t)c->lnbe;
+  if ((uint64_t)c->lnbe > s->lnbe_peak) s->lnbe_peak = (uint64_t)c->lnbe;
   return push_series(s, (double)R, (double)H);
 }
 

@@ -121,6 +121,16 @@ outputs)
     [ "$(cat "$tmp/detail.jsonl")" = old ] || fail "the old --ss-detail file was touched"
     [ ! -e "$tmp/killed.json" ] || fail "a run.json appeared"
     no_temporaries "$tmp"
+
+    # --ss-detail failing mid-replay (the replay stops at that sample) is
+    # an output error as at the end: exit 2, one line naming it, no run.json.
+    if [ -c "$tmp/full" ]; then
+        expect 2 "$hr" "$tmp/big.hkt" --quiet -o "$tmp/mid.json" --ss-detail "$tmp/full"
+        has "$tmp/err" "hakreplay: $tmp/full: cannot write: No space left on device"
+        [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "more than one line: $(cat "$tmp/err")"
+        [ ! -e "$tmp/mid.json" ] || fail "run.json written after --ss-detail failed"
+        no_temporaries "$tmp"
+    fi
     ;;
 *) fail "unknown case $case_name" ;;
 esac

@@ -73,10 +73,10 @@ static json_t *load_golden_run(const char *path, const char *trace_rel) {
   if (!d) fail_msg("%s: %s (line %d)", path, e.text, e.line);
   json_object_set_new(json_object_get(d, "trace"), "path", json_string(trace_rel));
   json_object_set_new(d, "host",
-                      json_pack("{sf sf si si si ss si ss ss si}", "wall_seconds", 0.0,
+                      json_pack("{sf sf si si si ss si si ss ss si}", "wall_seconds", 0.0,
                                 "events_per_second", 0.0, "peak_rss_bytes", 0, "minor_faults", 0,
                                 "major_faults", 0, "cpu", "(golden: not measured)", "cpus", 1,
-                                "kernel", "", "machine", "", "os_threads", 0));
+                                "cpus_allowed", 1, "kernel", "", "machine", "", "os_threads", 0));
   return d;
 }
 
@@ -479,6 +479,14 @@ static void test_replay_thread_exit_orphan_and_adopt(void **state) {
   const char *trace = source("sim/tests/traces/thread-exit.json");
   const char *leave[] = {"--variant", "phase1", NULL};
   assert_int_equal(replay(trace, in_dir(0, dir, "leave.json"), leave, NULL), 0);
+  /* Thread 2 ran on thread 1's pool thread (the main trace thread's and
+   * that one, plus the coordinator), and still mapped its own SuperSlab
+   * below: a new thread to the allocator (sim.pool tests that directly). */
+  json_error_t e;
+  json_t *raw = json_load_file(path_buf[0], 0, &e);
+  assert_non_null(raw);
+  assert_int_equal(get_int(raw, "host.os_threads"), 3);
+  json_decref(raw);
   json_t *run = load_run(path_buf[0]);
   json_t *ex = find_event(run, "thread_exit", 0);
   assert_non_null(ex);
@@ -673,6 +681,71 @@ static void test_replay_schema(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* The census kept from sample to sample (only the SuperSlabs changed
+ * since the last sample are looked at again) against a full census at
+ * every sample, under every preset, through orphaning, adoption, trims and
+ * an OOM: --census-check exits 4 on any difference. */
+static void test_replay_census_kept_matches_full(void **state) {
+  (void)state;
+  char *dir = ha_test_mkdir();
+  const char *trace = in_dir(0, dir, "l.hkt");
+  make_larson(trace, "20");
+  static const char *const presets[] = {"seed-buggy", "fix-a", "fix-b", "phase1",
+                                        "lg20",       "reuse", "adopt"};
+  for (size_t i = 0; i < sizeof presets / sizeof *presets; i++) {
+    const char *extra[] = {"--variant", presets[i], "--census-check", "--sample-every", "97",
+                           "--ops-per-ms", "50", "--opt", "ss_map_limit=120", "--thread-maps",
+                           "1", NULL};
+    char *err = NULL;
+    int rc = replay(trace, in_dir(1, dir, "r.json"), extra, &err);
+    if (rc != 0 && rc != 3) fail_msg("%s: exit %d: %s", presets[i], rc, err ? err : "");
+    free(err);
+  }
+  const char *hand[] = {"traces/samples/every-op.json", "sim/tests/traces/thread-exit.json",
+                        "sim/tests/traces/remote-drift.json", "sim/tests/traces/exit-drain.json"};
+  for (size_t i = 0; i < 4; i++) {
+    const char *extra[] = {"--variant", "adopt", "--census-check", "--sample-every",
+                           i == 3 ? "5" : "1", NULL};
+    assert_int_equal(replay(source(hand[i]), in_dir(1, dir, "r.json"), extra, NULL), 0);
+  }
+  /* exit-drain.json: the exit's drain alone changed SuperSlab 1. */
+  json_t *run = load_run(path_buf[1]);
+  json_t *samples = json_object_get(run, "samples");
+  assert_int_equal(get_int(json_array_get(samples, 0), "remote_pending_blocks"), 2);
+  assert_int_equal(get_int(json_array_get(samples, 1), "remote_pending_blocks"), 0);
+  json_decref(run);
+  ha_test_rmdir(dir);
+}
+
+/* The progress line: on a terminal (script(1) gives one) it is rewritten
+ * with \r and ends with the events and the rate; never with --quiet or
+ * when stderr is not a terminal (every other test: their stderr holds
+ * exactly the messages they expect). */
+static void test_replay_progress_on_a_terminal(void **state) {
+  (void)state;
+  if (access("/usr/bin/script", X_OK) != 0) skip();
+  char *dir = ha_test_mkdir();
+  for (int quiet = 0; quiet < 2; quiet++) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s -o %s %s", ha_test_env("HAKREPLAY"),
+             source("traces/samples/larson-small.jsonl"), in_dir(0, dir, "r.json"),
+             quiet ? "--quiet" : "");
+    const char *argv[] = {"/usr/bin/script", "-q", "-e", "-c", cmd, "/dev/null", NULL};
+    char *out = NULL;
+    assert_int_equal(ha_test_run(argv, &out, NULL), 0);
+    if (quiet) assert_null(strstr(out, "hakreplay:"));
+    else assert_non_null(strstr(out, "\rhakreplay: 0.0 M events in "));
+    free(out);
+  }
+  const char *argv[] = {ha_test_env("HAKREPLAY"), source("traces/samples/larson-small.jsonl"), "-o",
+                        in_dir(0, dir, "r.json"), NULL};
+  char *err = NULL;
+  assert_int_equal(ha_test_run(argv, NULL, &err), 0);
+  assert_true(!err || !strstr(err, "M events"));
+  free(err);
+  ha_test_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replay_golden_every_op),
@@ -694,6 +767,8 @@ int main(void) {
       cmocka_unit_test(test_replay_config_precedence),
       cmocka_unit_test(test_replay_variant_label),
       cmocka_unit_test(test_replay_tiny_blocks),
+      cmocka_unit_test(test_replay_census_kept_matches_full),
+      cmocka_unit_test(test_replay_progress_on_a_terminal),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
 }
