@@ -138,10 +138,14 @@ int hc_out_open(hc_out *o, const char *path, unsigned flags) {
   memset(o, 0, sizeof *o);
   o->fd = -1;
   if (!path || !path[0]) return -ENOENT;
-  int rc = resolve(path, o->target);
-  if (rc) return rc;
   struct stat st;
-  bool exists = stat(o->target, &st) == 0;
+  /* A non-regular target is opened by the name given: /dev/stdout on a
+   * pipe is a link to "pipe:[N]", which no path names, but opening the
+   * link itself reaches the pipe. */
+  bool named = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+  int rc = named ? copy_path(o->target, path, strlen(path)) : resolve(path, o->target);
+  if (rc) return rc;
+  bool exists = named || stat(o->target, &st) == 0;
   if (!exists && errno != ENOENT) return -errno;
   if (exists && !S_ISREG(st.st_mode)) {
     if (S_ISDIR(st.st_mode)) return -EISDIR;

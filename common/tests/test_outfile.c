@@ -221,6 +221,26 @@ static void test_outfile_fifo_with_reader(void **state) {
   assert_int_equal(write_all(fifo, HC_OUT_SEEKABLE, "x"), -ESPIPE);
 }
 
+/* An anonymous pipe through its /proc/self/fd link, as `-o /dev/stdout`
+ * reaches a pipe: the link names "pipe:[N]", which is no path; the link
+ * itself must be opened. */
+static void test_outfile_anonymous_pipe(void **state) {
+  (void)state;
+  int pfd[2];
+  assert_int_equal(pipe(pfd), 0);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", pfd[1]);
+  assert_int_equal(write_all(path, 0, "to the pipe\n"), 0);
+  close(pfd[1]);
+  char got[64] = "";
+  ssize_t n = read(pfd[0], got, sizeof got - 1);
+  assert_true(n > 0);
+  got[n] = '\0';
+  close(pfd[0]);
+  assert_string_equal(got, "to the pipe\n");
+  assert_int_equal(temporaries(), 0);
+}
+
 /* A private character device node like /dev/MINOR (1,3 null; 1,7 full). */
 static const char *device(int slot, const char *name, unsigned minor) {
   const char *p = in_dir(slot, name);
@@ -368,6 +388,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_outfile_symlink_followed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outfile_dangling_symlink_creates_target, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outfile_fifo_with_reader, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_outfile_anonymous_pipe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outfile_character_devices, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outfile_refused_targets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outfile_file_size_limit, setup, teardown),
