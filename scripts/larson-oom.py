@@ -299,6 +299,12 @@ def facts(out, runs, extra, trace):
         ln = second_half_live(p1)
         fact("phase1 at the chosen clock: live in the 2nd half min-max, peak mapped",
              "%s-%s, %s" % (n(min(ln)), n(max(ln)), size(p1["summary"]["peak_ss_mapped_bytes"])), "samples")
+        to = trims(o)
+        fact("phase1 trim passes at the old clock / at the chosen clock", "%s / %s" % (
+            n(len(to)), n(len(t))), "summary.trims")
+        lt = to[len(to) // 2:]
+        fact("phase1 at the old clock: SuperSlabs freed per pass, 2nd half", n(round(
+            sum(len(e["freed"]) for e in lt) / len(lt))), "events[trim].freed")
     if "phase1, 6,000 generations" in extra:
         lg = extra["phase1, 6,000 generations"]["summary"]
         ml = lg["map_limit"]
