@@ -8,7 +8,9 @@
 #include "hakmem.h"
 
 /* {"preset": "seed-buggy", "refill": "fresh", ..., "ss_lg": 21, ...}:
- * every option, effective value, in table order. */
+ * every option, effective value, in table order; an option added after
+ * run.json version 1 (HAK_OPTIONS_AFTER_V1) only when away from its
+ * default. */
 json_t *hak_config_to_json(const hak_config *cfg);
 
 /* [{"name", "env", "default", "description"}, ...] for documentation. */

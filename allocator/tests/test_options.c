@@ -139,7 +139,8 @@ static void test_options_presets_stay_in_their_columns(void **state) {
    * control returns to the preset's value. */
   static const char *const others[] = {"slab_lg=15", "empty_reserve=3", "ss_map_limit=9",
                                        "flush_on_exit=1", "size_classes=16,32,48",
-                                       "on_bad_free=count", "large_cache_mb=0", NULL};
+                                       "on_bad_free=count", "large_cache_mb=0", "slot_seed=77",
+                                       "compaction=mesh", "slot_order=random", NULL};
   static const char *const controlled[] = {"refill=reuse", "remote_accounting=drain",
                                            "idle_trim_ms=7", "trim_ss=1", "ss_lg=22",
                                            "orphan_policy=adopt", NULL};
@@ -179,12 +180,15 @@ static void test_options_enum_names_round_trip(void **state) {
       assert_int_equal(hak_config_set_kv(&c, kv, err, sizeof err), 0);
       assert_string_equal(hak_config_value_str(&c, (hak_option_id)i, buf, sizeof buf), names[v]);
       json_t *j = hak_config_to_json(&c);
-      assert_string_equal(json_string_value(json_object_get(j, hak_option_name((hak_option_id)i))),
-                          names[v]);
+      json_t *shown = json_object_get(j, hak_option_name((hak_option_id)i));
+      /* An option added after run.json version 1 is left out at its default. */
+      if (hak_option_after_v1((hak_option_id)i) && v == 0) assert_null(shown);
+      else assert_string_equal(json_string_value(shown), names[v]);
       json_decref(j);
     }
   }
-  assert_int_equal(enums, 5); /* preset, refill, remote_accounting, orphan_policy, on_bad_free */
+  /* preset, refill, remote_accounting, orphan_policy, on_bad_free, compaction, slot_order */
+  assert_int_equal(enums, 7);
   hak_config c;
   hak_config_default(&c);
   char err[256];
@@ -202,6 +206,10 @@ static void test_options_enum_names_round_trip(void **state) {
       {"orphan_policy=adopt", &c.orphan_policy, HAK_ORPHAN_ADOPT},
       {"on_bad_free=abort", &c.on_bad_free, HAK_BADFREE_ABORT},
       {"on_bad_free=count", &c.on_bad_free, HAK_BADFREE_COUNT},
+      {"compaction=none", &c.compaction, HAK_COMPACTION_NONE},
+      {"compaction=mesh", &c.compaction, HAK_COMPACTION_MESH},
+      {"slot_order=bump", &c.slot_order, HAK_SLOT_BUMP},
+      {"slot_order=random", &c.slot_order, HAK_SLOT_RANDOM},
       {"preset=seed-buggy", &c.preset, HAK_PRESET_seed_buggy},
       {"preset=adopt", &c.preset, HAK_PRESET_adopt},
   };
@@ -346,7 +354,9 @@ static void test_options_label(void **state) {
                                     "idle_trim_ms=3599999", "trim_ss=1", "ss_lg=22",
                                     "slab_lg=18", "empty_reserve=999999", "orphan_policy=adopt",
                                     "ss_map_limit=4294967295", "flush_on_exit=1",
-                                    "on_bad_free=count", "large_cache_mb=65535", NULL};
+                                    "on_bad_free=count", "large_cache_mb=65535",
+                                    "compaction=mesh", "slot_order=random",
+                                    "slot_seed=4294967295", NULL};
   for (const char *const *s = all; *s; s++) assert_int_equal(hak_config_set_kv(&c, *s, err, sizeof err), 0);
   snprintf(c.size_classes_buf, sizeof c.size_classes_buf, "%s", classes);
   c.size_classes = c.size_classes_buf;
@@ -512,9 +522,10 @@ static void test_options_listing(void **state) {
 }
 
 /* docs/run.schema.json describes run.json's config from this table: every
- * option is there and required, each enum lists the table's names in its
- * order (the preset list among them), and the bounds it states are the
- * ones the parser applies. */
+ * option is there, required unless it came after version 1 (then with the
+ * table's default: run.json leaves it out there), each enum lists the
+ * table's names in its order (the preset list among them), and the bounds
+ * it states are the ones the parser applies. */
 static void test_options_run_schema_matches_table(void **state) {
   (void)state;
   json_error_t e;
@@ -531,7 +542,19 @@ static void test_options_run_schema_matches_table(void **state) {
     size_t k;
     json_t *r;
     json_array_foreach(required, k, r) found |= !strcmp(json_string_value(r), name);
-    if (!found) fail_msg("run.schema.json: config.%s not required", name);
+    if (hak_option_after_v1((hak_option_id)i)) {
+      hak_config def;
+      char want[300], have[300];
+      hak_config_default(&def);
+      hak_config_value_str(&def, (hak_option_id)i, want, sizeof want);
+      json_t *d = json_object_get(p, "default");
+      if (json_is_string(d)) snprintf(have, sizeof have, "%s", json_string_value(d));
+      else snprintf(have, sizeof have, "%lld", (long long)json_integer_value(d));
+      if (found) fail_msg("run.schema.json: config.%s came after version 1: not required", name);
+      if (!d || strcmp(have, want)) fail_msg("run.schema.json: config.%s default is not %s", name, want);
+    } else if (!found) {
+      fail_msg("run.schema.json: config.%s not required", name);
+    }
     const char *const *values = hak_option_values((hak_option_id)i);
     json_t *en = json_object_get(p, "enum");
     if (values) {
@@ -589,6 +612,20 @@ static void test_options_json(void **state) {
                       "\"on_bad_free\":\"abort\",\"large_cache_mb\":64}");
   free(text);
   json_decref(j);
+  /* Options added after run.json version 1: only when away from their default. */
+  char err[256];
+  assert_int_equal(hak_config_set_kv(&c, "compaction=mesh", err, sizeof err), 0);
+  assert_int_equal(hak_config_set_kv(&c, "slot_order=random", err, sizeof err), 0);
+  j = hak_config_to_json(&c);
+  assert_string_equal(json_string_value(json_object_get(j, "compaction")), "mesh");
+  assert_string_equal(json_string_value(json_object_get(j, "slot_order")), "random");
+  assert_null(json_object_get(j, "slot_seed"));
+  json_decref(j);
+  assert_int_equal(hak_config_set_kv(&c, "slot_seed=9", err, sizeof err), 0);
+  j = hak_config_to_json(&c);
+  assert_int_equal(json_integer_value(json_object_get(j, "slot_seed")), 9);
+  json_decref(j);
+  hak_config_apply_preset(&c, "adopt");
   json_t *table = hak_options_table_json();
   assert_int_equal(json_array_size(table), HAK_OPT_COUNT);
   json_t *row = json_array_get(table, HAK_OPT_ss_lg);
