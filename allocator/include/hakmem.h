@@ -70,10 +70,30 @@ typedef struct hak_allocator hak_allocator;
   X(bad_frees, "double frees and frees inside a block, counted (on_bad_free=count)") \
   X(frees_after_exit, "remote frees by threads whose exit path had run (counted in frees_remote too)")
 
+/* Counters of the kernel mappings and of meshing (docs/meshing.md), kept
+ * once per instance. A list of their own: hak_stats_to_json gives the two
+ * lists above (run.json version 1's summary.allocator, unchanged), and
+ * hak_map_stats_to_json this one. X(name, description) */
+#define HAK_MAP_STAT_FIELDS(X)                                            \
+  X(mappings, "kernel mappings the instance holds now, by its own count: SuperSlabs, " \
+    "the splits meshes make, large objects, metadata")                    \
+  X(peak_mappings, "most kernel mappings held at once")                   \
+  X(ss_mappings, "SuperSlab mappings now, the splits meshes make included: what " \
+    "ss_map_limit counts")                                                \
+  X(peak_ss_mappings, "most SuperSlab mappings at once")                  \
+  X(mesh_passes, "hak_mesh passes run")                                   \
+  X(meshes, "slabs merged into another of their class (its live blocks copied, its " \
+    "range remapped onto the other's pages)")                             \
+  X(mesh_moved_blocks, "live blocks copied by meshes")                    \
+  X(mesh_released_bytes, "resident bytes meshes gave back (the merged slabs' pages)") \
+  X(unmeshes, "merged slabs whose last live block was freed: their range is their own again") \
+  X(mesh_skipped_limit, "meshable pairs left alone: the split would pass ss_map_limit")
+
 typedef struct hak_stats {
 #define HAK_STAT_FIELD(name, desc) uint64_t name;
   HAK_THREAD_STAT_FIELDS(HAK_STAT_FIELD)
   HAK_GLOBAL_STAT_FIELDS(HAK_STAT_FIELD)
+  HAK_MAP_STAT_FIELDS(HAK_STAT_FIELD)
 #undef HAK_STAT_FIELD
 } hak_stats;
 
@@ -257,8 +277,17 @@ size_t hak_page_size(void);
 size_t hak_ss_header_bytes(const hak_allocator *a);
 
 /* Live OS mappings held by the instance (SuperSlabs, large objects,
- * registry and metadata): 0 after hak_destroy's unmaps. */
+ * registry and metadata): 0 after hak_destroy's unmaps. Its own count
+ * (stats: mappings): a SuperSlab is one mapping, plus the splits meshes
+ * make of it; the kernel may merge neighbours that this count keeps apart. */
 uint64_t hak_live_mappings(const hak_allocator *a);
+
+/* Resident bytes of the instance's own mappings, measured with mincore():
+ * SuperSlabs (for memfd-backed ones, the file's pages, each counted once:
+ * a merged slab's range shows its primary's pages and is skipped), large
+ * objects, and the metadata (registry, thread caches, tables). Takes the
+ * locks it needs; one mincore() call per SuperSlab. */
+uint64_t hak_resident_bytes(hak_allocator *a);
 
 /* ----------------------------------------------------------- validation */
 

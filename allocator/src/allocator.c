@@ -189,3 +189,24 @@ void hak_ss_census(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss
     pthread_mutex_unlock(&cs->lock);
   }
 }
+
+uint64_t hak_resident_bytes(hak_allocator *a) {
+  uint64_t bytes = hak_os_resident(a, sizeof *a);
+  for (uint32_t c = 0; c < a->class_count; c++) {
+    hak_class_state *cs = &a->classes[c];
+    pthread_mutex_lock(&cs->lock);
+    for (hak_superslab *ss = cs->first; ss; ss = ss->next) bytes += hak_ss_resident(a, ss);
+    pthread_mutex_unlock(&cs->lock);
+  }
+  bytes += hak_large_resident(a);
+  pthread_mutex_lock(&a->trim_lock);
+  if (a->trim_ids) bytes += hak_os_resident(a->trim_ids, a->trim_ids_cap * sizeof *a->trim_ids);
+  pthread_mutex_unlock(&a->trim_lock);
+  pthread_mutex_lock(&a->map_lock);
+  bytes += hak_os_resident((const void *)a->reg.bits, a->reg.bytes);
+  bytes += hak_os_resident((const void *)a->tid_alive, HAK_TID_ALIVE_BITS / 8);
+  for (void *chunk = a->meta_chunks; chunk; chunk = *(void **)chunk)
+    bytes += hak_os_resident(chunk, HAK_META_CHUNK);
+  pthread_mutex_unlock(&a->map_lock);
+  return bytes;
+}

@@ -284,13 +284,13 @@ struct hak_allocator {
   uint32_t tid_alive_max;
   _Atomic uint64_t ss_live;
   _Atomic uint64_t extra_maps;
-  _Atomic uint64_t live_mappings; /* every OS mapping the instance holds */
   bool oom_logged;
   hak_tcache *threads;          /* live thread caches (map_lock) */
   hak_thread_stats exited;      /* totals of threads that are gone (map_lock) */
   struct {
 #define HAK_GSTAT_FIELD(name, desc) _Atomic uint64_t name;
     HAK_GLOBAL_STAT_FIELDS(HAK_GSTAT_FIELD)
+    HAK_MAP_STAT_FIELDS(HAK_GSTAT_FIELD) /* g.mappings: every OS mapping held */
 #undef HAK_GSTAT_FIELD
   } g;
 
@@ -340,6 +340,13 @@ static inline void hak_link_set(const hak_allocator *a, void *block, const void 
 }
 
 /* os.c: the OS layer, counting every mapping. */
+/* n mappings more (or fewer): the count and its peak. */
+void hak_mappings_add(hak_allocator *a, int64_t n);
+/* n SuperSlab mappings more or fewer (also counted by hak_mappings_add,
+ * which the mapping calls do themselves). */
+void hak_ss_mappings_add(hak_allocator *a, int64_t n);
+/* Resident bytes of [p, p + len) (page-aligned), by mincore(). */
+uint64_t hak_os_resident(const void *p, size_t len);
 void *hak_os_map(hak_allocator *a, size_t len);
 void *hak_os_map_aligned(hak_allocator *a, size_t len, size_t align, void **base,
                          size_t *map_len);
@@ -389,6 +396,8 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
  * free_slabs (call after changing it; with gone = true to leave both). */
 void hak_ss_sync_lists(hak_class_state *cs, hak_superslab *ss, bool gone);
 size_t hak_ss_header_size(uint32_t nslabs);
+/* Resident bytes of ss (class lock held). */
+uint64_t hak_ss_resident(const hak_allocator *a, const hak_superslab *ss);
 static inline hak_slab *hak_slab_of(const hak_superslab *ss, const void *p) {
   return &ss->slabs[((uintptr_t)p - (uintptr_t)ss) >> ss->slab_shift];
 }
@@ -483,7 +492,9 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
  * queues without a lock, then the class lock). */
 void *hak_alloc_slow(hak_allocator *a, hak_tcache *tc, uint32_t class_idx);
 
-/* tcache.c: thread attach and exit. */
+/* tcache.c: thread attach and exit. Thread caches come from chunks of
+ * HAK_META_CHUNK bytes (a->meta_chunks). */
+#define HAK_META_CHUNK (64u * 1024u)
 hak_tcache *hak_tcache_attach_slow(hak_allocator *a, int mode);
 void hak_tcache_exit(hak_tcache *tc);
 void hak_tcache_exit_thread(hak_tcache *tc);
@@ -533,6 +544,8 @@ size_t hak_large_usable(hak_allocator *a, const void *p);
 /* One trim pass's share: cached mappings a previous pass saw go back to
  * the kernel; returns the bytes released. */
 uint64_t hak_large_trim(hak_allocator *a);
+/* Resident bytes of the live and cached mappings and of the table. */
+uint64_t hak_large_resident(hak_allocator *a);
 
 /* trim.c */
 int hak_trim_thread_start(hak_allocator *a);

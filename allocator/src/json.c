@@ -59,6 +59,14 @@ json_t *hak_stats_to_json(const hak_stats *s) {
   return o;
 }
 
+json_t *hak_map_stats_to_json(const hak_stats *s) {
+  json_t *o = json_object();
+#define HAK_STAT_JSON(name, desc) json_object_set_new(o, #name, json_integer((json_int_t)s->name));
+  HAK_MAP_STAT_FIELDS(HAK_STAT_JSON)
+#undef HAK_STAT_JSON
+  return o;
+}
+
 json_t *hak_ss_info_to_json(const hak_ss_info *ss) {
   return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sb sI sI sI sI}",
                    "id", (json_int_t)ss->id,

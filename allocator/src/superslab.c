@@ -157,6 +157,7 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   hak_gstat_add(&a->g.ss_allocated, 1);
   hak_gstat_add(&a->g.ss_live, 1);
   hak_gstat_max(&a->g.ss_peak, now);
+  hak_ss_mappings_add(a, 1);
   uint64_t bytes = atomic_fetch_add_explicit(&a->g.bytes_mapped, a->ss_size,
                                              memory_order_relaxed) + a->ss_size;
   hak_gstat_max(&a->g.bytes_mapped_peak, bytes);
@@ -190,11 +191,16 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   hak_registry_set(a, (uintptr_t)ss, false);
   pthread_mutex_unlock(&a->map_lock);
   hak_os_unmap(a, ss, a->ss_size);
+  hak_ss_mappings_add(a, -1);
   atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.bytes_mapped, a->ss_size, memory_order_relaxed);
   hak_gstat_add(&a->g.ss_freed, 1);
   if (HAK_OBS(a, ss_unmap)) a->obs.ss_unmap(a->obs.ctx, id, reason);
+}
+
+uint64_t hak_ss_resident(const hak_allocator *a, const hak_superslab *ss) {
+  return hak_os_resident(ss, a->ss_size);
 }
 
 /* Fields read here are atomics or guarded by the class lock, which the
