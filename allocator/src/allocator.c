@@ -73,6 +73,8 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
   a->link_key = (uintptr_t)((random_bits(a, 1) & ~HAK_KEY_TOP) | (uint64_t)1 << 63);
   a->fc_key = (uintptr_t)(random_bits(a, 2) | HAK_KEY_TOP);
   a->ss_shift = a->cfg.ss_lg;
+  a->slot_random = a->cfg.slot_order == HAK_SLOT_RANDOM;
+  a->slot_key = hak_mix64(0x6A09E667F3BCC909ULL ^ a->cfg.slot_seed);
 #ifdef HAK_DEBUG
   a->strict_free = true;
 #else

@@ -201,6 +201,9 @@ struct hak_tcache {
   _Alignas(64) hak_class_cache cls[]; /* [class_count] */
 };
 
+/* Strides a class offers slot_order=random (a power of two). */
+#define HAK_PERM_MULTS 8
+
 typedef struct hak_class_state {
   pthread_mutex_t lock;
   uint32_t block_size;
@@ -212,6 +215,9 @@ typedef struct hak_class_state {
   uint32_t count;
   hak_ss_list with_free, all_free; /* see hak_superslab */
   hak_slab *orphans;            /* adopt policy: slabs awaiting a new owner */
+  /* slot_order=random: strides coprime to slab 0's capacity ([0]) and to
+   * the other slabs' ([1]), one picked per slab (hak_slot_index). */
+  uint32_t perm_mult[2][HAK_PERM_MULTS];
 } hak_class_state;
 
 /* Large objects: direct mappings recorded in an open-addressed table, and
@@ -269,6 +275,8 @@ struct hak_allocator {
   uint8_t size_to_class[(1024u * 64u) / 8u + 1]; /* (size+7)/8 -> class */
 
   hak_config cfg;
+  bool slot_random;             /* slot_order=random */
+  uint64_t slot_key;            /* from slot_seed: the per-slab orders */
   pthread_key_t key;            /* thread exit hook */
   hak_observer obs;
   bool has_obs;
@@ -361,6 +369,26 @@ int hak_classes_parse(const char *spec, uint32_t *sizes, uint32_t *count, char *
 uint32_t hak_class_slab_shift(uint32_t block_size, uint32_t slab_lg, uint32_t ss_lg);
 /* Offset of slab `slab`'s first block from the slab's start. */
 size_t hak_class_first_block(const hak_class_state *cs, uint32_t slab);
+/* slot_order=random: the i-th block slab s carves (its index in the slab),
+ * i < capacity: (mult x i + add) mod capacity, a bijection (mult is coprime
+ * to the capacity), with mult and add drawn from the slot seed, the
+ * SuperSlab's id and the slab's index, so every slab has its own order, the
+ * same in every run. bump: i itself. */
+static inline uint64_t hak_mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ULL;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+static inline uint32_t hak_slot_index(const hak_allocator *a, const hak_class_state *cs,
+                                      uint32_t ss_id, uint32_t slab_idx, uint32_t capacity,
+                                      uint32_t i) {
+  if (!a->slot_random) return i;
+  uint64_t h = hak_mix64(a->slot_key ^ ((uint64_t)ss_id << 24) ^ slab_idx);
+  uint64_t mult = cs->perm_mult[slab_idx != 0][h & (HAK_PERM_MULTS - 1)];
+  return (uint32_t)((mult * i + (h >> 32) % capacity) % capacity);
+}
 /* Checks that every class of the list fits its slabs. */
 int hak_classes_validate(const uint32_t *sizes, uint32_t count, uint32_t slab_lg,
                          uint32_t ss_lg, char *err, size_t errlen);
