@@ -169,6 +169,10 @@ typedef struct hak_create_opts {
   /* true: never start the background trim thread even when idle_trim_ms
    * and trim_ss ask for it (the deterministic replayer trims itself). */
   bool no_trim_thread;
+  /* true: this caller never calls hak_mesh (libhakmem.so: no write
+   * barrier, docs/meshing.md), so under compaction=mesh the SuperSlabs stay
+   * anonymous mappings and hak_mesh refuses; slot_order still applies. */
+  bool no_mesh;
 } hak_create_opts;
 
 /* ------------------------------------------------------------ lifecycle */

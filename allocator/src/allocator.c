@@ -56,6 +56,7 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
     return -HAK_ENOMEM;
   }
   hak_config_copy(&a->cfg, cfg);
+  a->backing.fd = -1;
   a->instance_id = atomic_fetch_add(&next_instance_id, 1);
   if (opts) {
     if (opts->observer) {
@@ -88,9 +89,16 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
   hak_large_init(a);
   a->tid_alive_max = HAK_TID_ALIVE_BITS - 1;
   a->tid_alive = hak_os_map(a, HAK_TID_ALIVE_BITS / 8);
-  if (!a->tid_alive || hak_registry_init(a) != 0 ||
-      pthread_key_create(&a->key, key_destructor) != 0) {
-    set_err(err, errlen, "cannot map the allocator's tables");
+  /* compaction=mesh: SuperSlabs in a memfd, unless this caller never
+   * meshes (libhakmem.so: docs/meshing.md). */
+  bool memfd = a->cfg.compaction == HAK_COMPACTION_MESH && !(opts && opts->no_mesh);
+  const char *why = !a->tid_alive || hak_registry_init(a) != 0 ? "cannot map the allocator's tables"
+                    : memfd && hak_backing_init(a) != 0          ? "cannot create the SuperSlabs' memfd"
+                    : pthread_key_create(&a->key, key_destructor) ? "cannot create the thread key"
+                                                                  : NULL;
+  if (why) {
+    set_err(err, errlen, why);
+    hak_backing_destroy(a);
     hak_registry_destroy(a);
     if (a->tid_alive) hak_os_unmap(a, a->tid_alive, HAK_TID_ALIVE_BITS / 8);
     munmap(a, sizeof *a);
@@ -113,6 +121,7 @@ void hak_destroy(hak_allocator *a) {
   pthread_key_delete(a->key);
   hak_tcache_release_all(a);
   a->has_obs = false; /* teardown is not an observable event */
+  a->closing = true;
   for (uint32_t c = 0; c < a->class_count; c++) {
     hak_class_state *cs = &a->classes[c];
     pthread_mutex_lock(&cs->lock);
@@ -121,6 +130,7 @@ void hak_destroy(hak_allocator *a) {
     pthread_mutex_destroy(&cs->lock);
   }
   hak_large_destroy(a);
+  hak_backing_destroy(a);
   if (a->trim_ids) hak_os_unmap(a, a->trim_ids, a->trim_ids_cap * sizeof *a->trim_ids);
   hak_registry_destroy(a);
   hak_os_unmap(a, a->tid_alive, HAK_TID_ALIVE_BITS / 8);

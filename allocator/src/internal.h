@@ -151,7 +151,11 @@ struct hak_superslab {
    * with_free holds those with a free slab (refill reuse), all_free those
    * whose every slab is free (refill fresh's reserve reuse). */
   hak_ss_link with_free, all_free;
+  uint64_t file_off;            /* compaction=mesh: its offset in the instance's memfd */
 };
+/* The header's size is part of every SuperSlab's geometry (slab 0's
+ * capacity, the census' meta bytes): new fields go into its slack. */
+_Static_assert(sizeof(hak_superslab) == 256, "the SuperSlab header keeps its size");
 
 /* A thread's view of one size class (the seed's g_tls_slabs[class]),
  * written only by the thread. The first fields are the fast paths'. */
@@ -247,6 +251,16 @@ typedef struct hak_large_table {
   size_t cached_bytes;
 } hak_large_table;
 
+/* compaction=mesh: the memfd behind the SuperSlabs (backing.c), under
+ * map_lock. Offsets are counted in SuperSlabs (slot k is at k x ss_size). */
+typedef struct hak_backing {
+  int fd;                       /* -1: SuperSlabs are anonymous mappings */
+  uint32_t next_slot;           /* slots from here on were never used */
+  uint32_t file_slots;          /* the file's size, in slots */
+  uint32_t *free_slots;         /* unmapped SuperSlabs' slots, reused last in first out */
+  uint32_t nfree, cap;
+} hak_backing;
+
 /* Registry: one bit per 2^ss_lg-aligned address range, set while a
  * SuperSlab of this instance is mapped there. */
 typedef struct hak_registry {
@@ -285,6 +299,8 @@ struct hak_allocator {
 
   hak_class_state classes[HAK_MAX_CLASSES];
 
+  bool closing;                 /* hak_destroy is unmapping everything */
+  int fork_pipe[2];             /* memfd instances: the child says it copied (fork.c) */
   pthread_mutex_t map_lock;
   uint32_t next_ss_id;
   uint32_t next_tid;
@@ -313,6 +329,7 @@ struct hak_allocator {
   size_t tcache_size;
 
   hak_large_table large;
+  hak_backing backing;
 
   /* Background trim thread. */
   pthread_t trim_thread;
@@ -359,6 +376,25 @@ void *hak_os_map(hak_allocator *a, size_t len);
 void *hak_os_map_aligned(hak_allocator *a, size_t len, size_t align, void **base,
                          size_t *map_len);
 void hak_os_unmap(hak_allocator *a, void *p, size_t len);
+
+/* backing.c: the memfd behind SuperSlabs under compaction=mesh. */
+int hak_backing_init(hak_allocator *a);
+void hak_backing_destroy(hak_allocator *a);
+static inline bool hak_backing_on(const hak_allocator *a) { return a->backing.fd >= 0; }
+/* Maps a SuperSlab at an aligned address from a file offset of its own
+ * (*off); counted as one mapping. NULL when out of memory. */
+void *hak_backing_map_ss(hak_allocator *a, uint64_t *off);
+/* Unmaps the SuperSlab at ss (vmas mappings: the splits meshes made) and
+ * gives its file range back (punched), unless the instance is going. */
+void hak_backing_unmap_ss(hak_allocator *a, void *ss, uint64_t off, uint32_t vmas, bool punch);
+/* Maps [addr, addr + len), inside one of our SuperSlabs, onto the file at
+ * off (MAP_FIXED): 0 or -HAK_ENOMEM. */
+int hak_backing_remap(hak_allocator *a, void *addr, size_t len, uint64_t off);
+/* Gives the file's pages [off, off + len) back to the kernel. */
+void hak_backing_punch(hak_allocator *a, uint64_t off, size_t len);
+/* In a fork child (every lock held): the file's data into a memfd of the
+ * child's own, every SuperSlab range mapped onto it. 0 or -HAK_ENOMEM. */
+int hak_backing_fork_child(hak_allocator *a);
 
 /* size_class.c */
 int hak_classes_init(hak_allocator *a, char *err, size_t errlen);
@@ -424,6 +460,11 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
  * free_slabs (call after changing it; with gone = true to leave both). */
 void hak_ss_sync_lists(hak_class_state *cs, hak_superslab *ss, bool gone);
 size_t hak_ss_header_size(uint32_t nslabs);
+/* Maps every range of ss onto the file again, as it is mapped now
+ * (backing.c's fork child). 0 or -HAK_ENOMEM. */
+int hak_ss_remap_all(hak_allocator *a, hak_superslab *ss);
+/* Kernel mappings ss's range is split into (1 unless meshes split it). */
+uint32_t hak_ss_vmas(const hak_allocator *a, const hak_superslab *ss);
 /* Resident bytes of ss (class lock held). */
 uint64_t hak_ss_resident(const hak_allocator *a, const hak_superslab *ss);
 static inline hak_slab *hak_slab_of(const hak_superslab *ss, const void *p) {

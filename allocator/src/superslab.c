@@ -8,6 +8,9 @@
  * up so that power-of-two blocks are naturally aligned. Blocks are carved
  * lazily (bump pointer), so untouched pages stay unbacked.
  *
+ * Under compaction=mesh the mapping comes from the instance's memfd
+ * (backing.c) instead of anonymous memory; nothing else differs.
+ *
  * Invariants: ss->id values are sequential in mapping order; the class
  * list is in mapping order; a mapped SuperSlab is in the registry;
  * free_slabs + slabs_orphaned + slabs_live == nslabs (class lock).
@@ -131,9 +134,9 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   } while (!atomic_compare_exchange_weak_explicit(&a->ss_live, &live, live + 1,
                                                   memory_order_relaxed, memory_order_relaxed));
   uint64_t now = live + 1;
-  void *base;
-  size_t len;
-  hak_superslab *ss = hak_os_map_aligned(a, a->ss_size, a->ss_size, &base, &len);
+  uint64_t file_off = 0;
+  hak_superslab *ss = hak_backing_on(a) ? hak_backing_map_ss(a, &file_off)
+                                        : hak_os_map_aligned(a, a->ss_size, a->ss_size, NULL, NULL);
   if (!ss) {
     int e = errno ? errno : ENOMEM;
     atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
@@ -142,10 +145,12 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
     return NULL;
   }
   layout(a, ss, class_idx);
+  ss->file_off = file_off;
   pthread_mutex_lock(&a->map_lock);
   if (hak_registry_set(a, (uintptr_t)ss, true) != 0) {
     pthread_mutex_unlock(&a->map_lock);
-    hak_os_unmap(a, ss, a->ss_size);
+    if (hak_backing_on(a)) hak_backing_unmap_ss(a, ss, file_off, 1, true);
+    else hak_os_unmap(a, ss, a->ss_size);
     atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
     hak_log_oom_once(a, ENOMEM);
     errno = ENOMEM;
@@ -190,13 +195,25 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   pthread_mutex_lock(&a->map_lock);
   hak_registry_set(a, (uintptr_t)ss, false);
   pthread_mutex_unlock(&a->map_lock);
-  hak_os_unmap(a, ss, a->ss_size);
-  hak_ss_mappings_add(a, -1);
+  uint32_t vmas = hak_ss_vmas(a, ss);
+  if (hak_backing_on(a)) hak_backing_unmap_ss(a, ss, ss->file_off, vmas, !a->closing);
+  else hak_os_unmap(a, ss, a->ss_size);
+  hak_ss_mappings_add(a, -(int64_t)vmas);
   atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.bytes_mapped, a->ss_size, memory_order_relaxed);
   hak_gstat_add(&a->g.ss_freed, 1);
   if (HAK_OBS(a, ss_unmap)) a->obs.ss_unmap(a->obs.ctx, id, reason);
+}
+
+int hak_ss_remap_all(hak_allocator *a, hak_superslab *ss) {
+  return hak_backing_remap(a, ss, a->ss_size, ss->file_off);
+}
+
+uint32_t hak_ss_vmas(const hak_allocator *a, const hak_superslab *ss) {
+  (void)a;
+  (void)ss;
+  return 1;
 }
 
 uint64_t hak_ss_resident(const hak_allocator *a, const hak_superslab *ss) {
