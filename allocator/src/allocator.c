@@ -130,6 +130,7 @@ void hak_destroy(hak_allocator *a) {
     pthread_mutex_destroy(&cs->lock);
   }
   hak_large_destroy(a);
+  hak_mesh_destroy(a);
   hak_backing_destroy(a);
   if (a->trim_ids) hak_os_unmap(a, a->trim_ids, a->trim_ids_cap * sizeof *a->trim_ids);
   hak_registry_destroy(a);

@@ -14,14 +14,29 @@
  *     hak_allocator.map_lock; the class lock may be held when taking it,
  *     never the reverse;
  *   - trim passes are serialised by trim_lock, taken before class locks;
- *   - the large-object table (and its cache) is under large.lock, a leaf.
+ *   - the large-object table (and its cache) is under large.lock, a leaf;
+ *   - quiescence (compaction=mesh): a mesh pass (mesh.c) runs only while no
+ *     other thread is inside the allocator (hak_mesh's precondition). It
+ *     then does on the owners' behalf what otherwise only owners do: drain
+ *     a slab's remote stack, drop its blocks from its owner's free cache,
+ *     rebuild its free list, move it between its owner's queues or out of
+ *     them. It holds trim_lock, then each class lock in turn;
+ *   - alias state (which slab is merged into which, the merged slabs'
+ *     bitmaps and counts) is under the class lock: a free through a merged
+ *     slab's range takes it, and so does the double-free check of a slab
+ *     others are merged into (alias.c).
  *
  * Why trim can never unmap memory a thread is touching: trim skips every
  * SuperSlab a live thread holds a slab of or calls home (cached_by != 0,
  * read under the class lock); a thread touches a SuperSlab only while it
  * holds a slab there (its queues), while it holds the class lock (trim
  * holds it too), or while freeing a live block, which keeps the
- * SuperSlab's counter >= 1 until the free's last access (remote.c).
+ * SuperSlab's counter >= 1 until the free's last access (remote.c). Under
+ * compaction=mesh trim also skips a SuperSlab with a slab merged into
+ * another or holding merged blocks (hak_ss_meshed): its pages show
+ * through other ranges, or its range shows other pages. A free through a
+ * merged range adds 1 to the counter of the primary's SuperSlab before it
+ * frees the block there, and lowers the merged slab's count last.
  *
  * Free-list links are encoded (x ^ link_key, a per-instance random value
  * with the top bit set). Every link of a slab's free list and remote stack
@@ -54,6 +69,7 @@
 /* Owner ids of a slab besides live thread ids. */
 #define HAK_TID_NONE 0u            /* uncarved or released: nobody's */
 #define HAK_TID_ORPHAN UINT32_MAX  /* waiting in the orphan list (adopt policy) */
+#define HAK_TID_ALIAS (UINT32_MAX - 1u) /* merged into another slab (mesh.c) */
 
 /* Which list holds a slab. The owner moves its slabs between CURRENT,
  * AVAIL and FULL without a lock; ORPHAN and NONE change under the class
@@ -66,6 +82,7 @@ enum { HAK_Q_NONE = 0, HAK_Q_CURRENT, HAK_Q_AVAIL, HAK_Q_FULL, HAK_Q_ORPHAN };
 
 typedef struct hak_tcache hak_tcache;
 typedef struct hak_superslab hak_superslab;
+typedef struct hak_ss_mesh hak_ss_mesh;
 
 /* Membership of a SuperSlab in one of its class's lists (class lock). */
 typedef struct hak_ss_link {
@@ -127,6 +144,11 @@ struct hak_superslab {
    * out of `used` here (only drains write it), so only the variant's own
    * decrement ever lowers the counter. */
   _Atomic int64_t *acct_adjust;
+  /* compaction=mesh: its slabs' mesh state, from the first mesh one of
+   * them took part in until it is unmapped (NULL otherwise). A remote free
+   * reads it: a block of a merged slab, or of a slab others are merged
+   * into, takes the alias path (alias.c). */
+  _Atomic(hak_ss_mesh *) mesh;
   /* The seed's counter is total_active_blocks + the slabs' owner parts
    * (read it with hak_ss_active). Cross-thread decrements (the remote push
    * under `push`) go to this shared atomic, on a line of its own. */
@@ -139,9 +161,11 @@ struct hak_superslab {
   uint32_t free_slabs;          /* slabs with owner HAK_TID_NONE */
   uint32_t slabs_orphaned;      /* slabs with `orphaned` set */
   uint32_t slabs_live;          /* slabs a live thread owns (in its queues) */
+  uint32_t slabs_alias;         /* slabs merged into another (owner HAK_TID_ALIAS) */
   /* The owner parts of slabs no live thread owns never change (nobody
-   * drains or allocates there), so while slabs_live == 0 their sum is kept
-   * here and the census reads one number instead of every slab. */
+   * drains or allocates there; a free through a merged slab, which lowers
+   * its `used`, keeps this in step), so while slabs_live == 0 their sum is
+   * kept here and the census reads one number instead of every slab. */
   int64_t frozen_active;
   /* Blocks counted as touched (page-sized steps of the slabs' high
    * waters): atomic, the owners add to it while carving. */
@@ -222,6 +246,8 @@ typedef struct hak_class_state {
   /* slot_order=random: strides coprime to slab 0's capacity ([0]) and to
    * the other slabs' ([1]), one picked per slab (hak_slot_index). */
   uint32_t perm_mult[2][HAK_PERM_MULTS];
+  hak_ss_mesh *mesh_free;       /* mesh blocks of unmapped SuperSlabs, for reuse */
+  uint32_t mesh_words;          /* bitmap words per slab (capacity bits) */
 } hak_class_state;
 
 /* Large objects: direct mappings recorded in an open-addressed table, and
@@ -250,6 +276,32 @@ typedef struct hak_large_table {
   uint32_t ncached;
   size_t cached_bytes;
 } hak_large_table;
+
+/* Meshing (mesh.c, alias.c). A mesh merges slab B into slab A of the same
+ * class (neither slab 0, both fully carved, their live blocks at disjoint
+ * offsets): B's live blocks are copied to A's same offsets, B's range is
+ * mapped onto A's file pages and B's own pages are punched. B becomes an
+ * alias of A, its primary: owner HAK_TID_ALIAS, in no queue, its `used`
+ * counting the live blocks still addressed through its range (so its
+ * SuperSlab keeps counting them), `live` saying which. A's `used` counts
+ * them too (its free list excludes their offsets) and acct_adjust[A]
+ * takes them back out of A's counter. Under the class lock. */
+typedef struct hak_slab_mesh {
+  hak_slab *primary;            /* an alias: the slab whose pages its range shows */
+  hak_slab *next_alias;         /* an alias: the next alias of the same primary */
+  hak_slab *aliases;            /* a primary: its first alias */
+  uint64_t *live;               /* an alias: one bit per block live through its range */
+  _Atomic uint32_t naliases;    /* a primary: its aliases (read without the lock) */
+  uint32_t alias_blocks;        /* a primary: the sum of its aliases' `used` */
+  bool stuck;                   /* an alias whose range could not be given back yet */
+} hak_slab_mesh;
+
+struct hak_ss_mesh {
+  uint32_t vmas;                /* kernel mappings the SuperSlab's range is split into */
+  uint32_t primaries;           /* its slabs with aliases */
+  hak_ss_mesh *next_free;       /* the class's pool of free mesh blocks */
+  hak_slab_mesh slab[];         /* [nslabs]; then the aliases' bitmaps */
+};
 
 /* compaction=mesh: the memfd behind the SuperSlabs (backing.c), under
  * map_lock. Offsets are counted in SuperSlabs (slot k is at k x ss_size). */
@@ -308,6 +360,7 @@ struct hak_allocator {
   uint32_t tid_alive_max;
   _Atomic uint64_t ss_live;
   _Atomic uint64_t extra_maps;
+  _Atomic uint64_t ss_split;    /* SuperSlab mappings beyond one each: meshes' splits */
   bool oom_logged;
   hak_tcache *threads;          /* live thread caches (map_lock) */
   hak_thread_stats exited;      /* totals of threads that are gone (map_lock) */
@@ -321,6 +374,11 @@ struct hak_allocator {
   pthread_mutex_t trim_lock;
   uint32_t *trim_ids;           /* scratch for one pass's freed ids (trim_lock) */
   size_t trim_ids_cap;
+  void *mesh_scratch;           /* a mesh pass's candidates and bitmaps (trim_lock) */
+  size_t mesh_scratch_len;
+  _Atomic uint32_t mesh_stuck;  /* aliases whose range could not be given back */
+  void *mesh_chunks;            /* chunks of mesh blocks (map_lock), linked */
+  char *mesh_bump, *mesh_end;
 
   /* Metadata pool for thread caches (map_lock). */
   void *meta_chunks;            /* linked list of mapped chunks */
@@ -496,6 +554,14 @@ void hak_slab_release(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, 
 /* Class lock held: s (blocks still out, out of every queue) loses its
  * live owner at its thread's exit. */
 void hak_slab_orphan(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* Class lock held, no thread inside the allocator (a mesh pass): s
+ * leaves its owner's queues, or the orphan list, and becomes an alias. */
+void hak_slab_alias(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* Class lock held: alias s, its last block gone, becomes a free slab. */
+void hak_slab_unalias(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* Class lock held: recomputes frozen_active when no live thread holds a
+ * slab of ss (after a mesh moved its slabs' counts). */
+void hak_ss_refreeze(hak_superslab *ss);
 /* The calling thread's empty, non-current slab goes back to its
  * SuperSlab (takes the class lock). */
 void hak_slab_release_empty(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc,
@@ -615,6 +681,46 @@ size_t hak_large_usable(hak_allocator *a, const void *p);
 uint64_t hak_large_trim(hak_allocator *a);
 /* Resident bytes of the live and cached mappings and of the table. */
 uint64_t hak_large_resident(hak_allocator *a);
+
+/* mesh.c: the mesh pass, and the mesh blocks of SuperSlabs. */
+/* Class lock held: ss's mesh block, allocated on first use (NULL when out
+ * of memory). */
+hak_ss_mesh *hak_ss_mesh_get(hak_allocator *a, hak_superslab *ss);
+/* Class lock held: ss is being unmapped; its mesh block goes back. */
+void hak_ss_mesh_put(hak_allocator *a, hak_superslab *ss);
+void hak_mesh_destroy(hak_allocator *a);
+static inline hak_slab_mesh *hak_slab_mesh_of(const hak_superslab *ss, const hak_slab *s) {
+  return &atomic_load_explicit(&((hak_superslab *)ss)->mesh, memory_order_relaxed)->slab[s->index];
+}
+static inline uint64_t *hak_mesh_bitmap(const hak_class_state *cs, hak_ss_mesh *m, uint32_t nslabs,
+                                        uint32_t slab) {
+  return (uint64_t *)&m->slab[nslabs] + (size_t)slab * cs->mesh_words;
+}
+
+/* alias.c: merged slabs at run time. */
+/* A free of p, a block start in alias b: checked against b's bitmap,
+ * counted out of b's SuperSlab, then freed as the same block of b's
+ * primary (its owner's rule). The last one gives b's range back. */
+int hak_alias_free(hak_allocator *a, hak_superslab *ss, hak_slab *b, void *p);
+/* p, a block start of slab s (not an alias), is live through one of s's
+ * aliases: freeing p is a double free. Takes the class lock when s has
+ * aliases; false at once otherwise. */
+bool hak_alias_shadowed(hak_allocator *a, hak_superslab *ss, hak_slab *s, const void *p);
+/* Class lock held: b (an alias whose last block went) is given its own
+ * pages back and becomes a free slab; false when the remap failed (it
+ * stays stuck, and the next mesh pass tries again). */
+bool hak_unmesh(hak_allocator *a, hak_superslab *ss, hak_slab *b);
+/* The file offset slab s's range shows: its primary's when s is an alias. */
+uint64_t hak_slab_file_off(const hak_allocator *a, const hak_superslab *ss, const hak_slab *s);
+/* Class lock held: the kernel mappings of ss changed (a mesh or an unmesh
+ * split or joined them): recount, and move the instance's counts. */
+void hak_ss_vmas_update(hak_allocator *a, hak_superslab *ss);
+/* A SuperSlab trim must keep: a slab of it is merged into another, or
+ * holds the blocks of slabs merged into it. */
+static inline bool hak_ss_meshed(const hak_superslab *ss) {
+  hak_ss_mesh *m = atomic_load_explicit(&((hak_superslab *)ss)->mesh, memory_order_relaxed);
+  return ss->slabs_alias != 0 || (m && m->primaries != 0);
+}
 
 /* trim.c */
 int hak_trim_thread_start(hak_allocator *a);

@@ -153,6 +153,7 @@ int hak_classes_init(hak_allocator *a, char *err, size_t errlen) {
     uint32_t slab = 1u << cs->slab_shift;
     perm_mults((uint32_t)((slab - hak_class_first_block(cs, 0)) / cs->block_size), cs->perm_mult[0]);
     perm_mults(slab / cs->block_size, cs->perm_mult[1]);
+    cs->mesh_words = (slab / cs->block_size + 63) / 64;
   }
   return 0;
 }

@@ -125,7 +125,9 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
    * (different class locks) must not both pass a check-then-add. */
   uint64_t live = atomic_load_explicit(&a->ss_live, memory_order_relaxed);
   do {
-    uint64_t extra = atomic_load_explicit(&a->extra_maps, memory_order_relaxed);
+    /* Mappings the caller declared, and the splits meshes made. */
+    uint64_t extra = atomic_load_explicit(&a->extra_maps, memory_order_relaxed) +
+                     atomic_load_explicit(&a->ss_split, memory_order_relaxed);
     if (limit && live + extra >= limit) {
       hak_log_oom_once(a, ENOMEM);
       errno = ENOMEM;
@@ -195,29 +197,18 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   pthread_mutex_lock(&a->map_lock);
   hak_registry_set(a, (uintptr_t)ss, false);
   pthread_mutex_unlock(&a->map_lock);
+  /* Only teardown unmaps a SuperSlab that a mesh split (trim keeps them). */
   uint32_t vmas = hak_ss_vmas(a, ss);
+  hak_ss_mesh_put(a, ss);
   if (hak_backing_on(a)) hak_backing_unmap_ss(a, ss, ss->file_off, vmas, !a->closing);
   else hak_os_unmap(a, ss, a->ss_size);
   hak_ss_mappings_add(a, -(int64_t)vmas);
+  atomic_fetch_sub_explicit(&a->ss_split, vmas - 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.bytes_mapped, a->ss_size, memory_order_relaxed);
   hak_gstat_add(&a->g.ss_freed, 1);
   if (HAK_OBS(a, ss_unmap)) a->obs.ss_unmap(a->obs.ctx, id, reason);
-}
-
-int hak_ss_remap_all(hak_allocator *a, hak_superslab *ss) {
-  return hak_backing_remap(a, ss, a->ss_size, ss->file_off);
-}
-
-uint32_t hak_ss_vmas(const hak_allocator *a, const hak_superslab *ss) {
-  (void)a;
-  (void)ss;
-  return 1;
-}
-
-uint64_t hak_ss_resident(const hak_allocator *a, const hak_superslab *ss) {
-  return hak_os_resident(ss, a->ss_size);
 }
 
 /* Fields read here are atomics or guarded by the class lock, which the
@@ -247,9 +238,14 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
   out->slabs_free = ss->free_slabs;
   out->slabs_orphaned = ss->slabs_orphaned;
   out->slabs_owned = ss->slabs_live;
+  out->slabs_alias = ss->slabs_alias;
   for (uint32_t i = 0; i < ss->nslabs; i++)
     out->remote_pending +=
         hak_remote_count(atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed));
+  /* A primary's `used` counts its aliases' blocks, which count where they
+   * are addressed (the aliases' own `used`). */
+  hak_ss_mesh *m = atomic_load_explicit(&((hak_superslab *)ss)->mesh, memory_order_relaxed);
   for (uint32_t i = 0; per_slab && i < ss->nslabs; i++)
-    out->used_blocks += atomic_load_explicit(&ss->slabs[i].used, memory_order_relaxed);
+    out->used_blocks += atomic_load_explicit(&ss->slabs[i].used, memory_order_relaxed) -
+                        (m ? m->slab[i].alias_blocks : 0);
 }
