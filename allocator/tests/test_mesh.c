@@ -287,6 +287,25 @@ static void test_mesh_on_purpose(void **state) {
 #endif
 }
 
+/* Every SuperSlab's mappings by /proc/self/maps, summed. */
+typedef struct bases {
+  uintptr_t base[64];
+  uint32_t n;
+} bases;
+
+static void add_base(void *ctx, const hak_ss_info *ss) {
+  bases *b = ctx;
+  if (b->n < 64) b->base[b->n++] = ss->base;
+}
+
+static uint32_t all_ss_maps(hak_allocator *a) {
+  bases b = {{0}, 0};
+  hak_ss_foreach(a, add_base, &b);
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < b.n; i++) n += proc_maps_within(b.base[i], 2u << 20);
+  return n;
+}
+
 /* The per-SuperSlab counters against the blocks live at its addresses. */
 static void expect_active(hak_allocator *a, const void *in_ss, int64_t live) {
   hak_ss_info info = ss_info(a, in_ss);
@@ -494,6 +513,7 @@ static hak_mesh_potential_report potential(const char *const *cfg, bool mesh_too
                   (unsigned long long)hak_resident_bytes(a));
     assert_true(r.meshes >= p.slabs / 2 && r.meshes <= p.slabs);
     check(a);
+    assert_int_equal(all_ss_maps(a), STAT(a, ss_mappings));
     hak_mesh_potential_report after;
     assert_int_equal(hak_mesh_potential(a, &after), 0);
     assert_true(after.slabs < p.slabs || p.slabs == 0);
@@ -503,8 +523,12 @@ static hak_mesh_potential_report potential(const char *const *cfg, bool mesh_too
   for (uint32_t i = 0; i < n; i++) {
     assert_true(intact(kept[i], i));
     assert_int_equal(hak_free(a, kept[i]), 0);
+    if (i % 8 == 7) check(a);
   }
   check(a);
+  /* Every alias dissolved: one mapping per SuperSlab again. */
+  assert_int_equal(STAT(a, ss_mappings), STAT(a, ss_live));
+  assert_int_equal(all_ss_maps(a), STAT(a, ss_live));
   hak_destroy(a);
   return p;
 }
