@@ -290,9 +290,31 @@ int hak_check_tcache(hak_allocator *a, hak_tcache *tc, char *err, size_t errlen)
   return 0;
 }
 
+/* The SuperSlab mapping counts: one per SuperSlab, plus the splits meshes
+ * made. Under trim_lock, so that a trim thread's pass cannot run between
+ * the classes' walks. */
+static int check_mappings(hak_allocator *a, char *err, size_t errlen) {
+  uint64_t split = 0, live = 0;
+  pthread_mutex_lock(&a->trim_lock);
+  for (uint32_t c = 0; c < a->class_count; c++) {
+    pthread_mutex_lock(&a->classes[c].lock);
+    for (hak_superslab *ss = a->classes[c].first; ss; ss = ss->next) {
+      split += hak_ss_vmas(a, ss) - 1;
+      live++;
+    }
+    pthread_mutex_unlock(&a->classes[c].lock);
+  }
+  uint64_t kept_split = atomic_load_explicit(&a->ss_split, memory_order_relaxed);
+  uint64_t kept = atomic_load_explicit(&a->g.ss_mappings, memory_order_relaxed);
+  pthread_mutex_unlock(&a->trim_lock);
+  if (split != kept_split || live + split != kept)
+    return fail(err, errlen, "SuperSlab mappings: %" PRIu64 " + %" PRIu64 " splits, kept %" PRIu64
+                " splits and %" PRIu64 " mappings", live, split, kept_split, kept);
+  return 0;
+}
+
 int hak_check(hak_allocator *a, bool quiescent, char *err, size_t errlen) {
   int rc = 0;
-  uint64_t split = 0, live = 0;
   for (uint32_t c = 0; c < a->class_count && !rc; c++) {
     hak_class_state *cs = &a->classes[c];
     pthread_mutex_lock(&cs->lock);
@@ -302,8 +324,6 @@ int hak_check(hak_allocator *a, bool quiescent, char *err, size_t errlen) {
       else if (ss->class_idx != c) rc = fail(err, errlen, "ss %u: in the list of class %u", ss->id, c);
       else rc = hak_check_ss(a, ss, quiescent, err, errlen);
       last_id = ss->id;
-      split += hak_ss_vmas(a, ss) - 1;
-      live++;
     }
     if (!rc && n != cs->count) rc = fail(err, errlen, "class %u: %u SuperSlabs, %u counted", c, n, cs->count);
     for (hak_slab *s = cs->orphans, *prev = NULL; s && !rc; prev = s, s = s->next)
@@ -313,13 +333,7 @@ int hak_check(hak_allocator *a, bool quiescent, char *err, size_t errlen) {
     pthread_mutex_unlock(&cs->lock);
   }
   if (rc || !quiescent) return rc;
-  /* The mapping counts: one per SuperSlab, plus the splits meshes made. */
-  if (split != atomic_load_explicit(&a->ss_split, memory_order_relaxed) ||
-      live + split != atomic_load_explicit(&a->g.ss_mappings, memory_order_relaxed))
-    return fail(err, errlen, "SuperSlab mappings: %" PRIu64 " + %" PRIu64 " splits, kept %" PRIu64
-                " splits and %" PRIu64 " mappings", live, split,
-                (uint64_t)atomic_load_explicit(&a->ss_split, memory_order_relaxed),
-                (uint64_t)atomic_load_explicit(&a->g.ss_mappings, memory_order_relaxed));
+  if ((rc = check_mappings(a, err, errlen)) != 0) return rc;
   pthread_mutex_lock(&a->map_lock);
   for (hak_tcache *tc = a->threads; tc && !rc; tc = tc->next) rc = hak_check_tcache(a, tc, err, errlen);
   pthread_mutex_unlock(&a->map_lock);
