@@ -214,12 +214,17 @@ uint64_t hak_resident_bytes(hak_allocator *a) {
   bytes += hak_large_resident(a);
   pthread_mutex_lock(&a->trim_lock);
   if (a->trim_ids) bytes += hak_os_resident(a->trim_ids, a->trim_ids_cap * sizeof *a->trim_ids);
+  if (a->mesh_scratch) bytes += hak_os_resident(a->mesh_scratch, a->mesh_scratch_len);
   pthread_mutex_unlock(&a->trim_lock);
   pthread_mutex_lock(&a->map_lock);
   bytes += hak_os_resident((const void *)a->reg.bits, a->reg.bytes);
   bytes += hak_os_resident((const void *)a->tid_alive, HAK_TID_ALIVE_BITS / 8);
   for (void *chunk = a->meta_chunks; chunk; chunk = *(void **)chunk)
     bytes += hak_os_resident(chunk, HAK_META_CHUNK);
+  for (void *chunk = a->mesh_chunks; chunk; chunk = ((void **)chunk)[0])
+    bytes += hak_os_resident(chunk, ((size_t *)chunk)[1]);
+  if (a->backing.free_slots)
+    bytes += hak_os_resident(a->backing.free_slots, a->backing.cap * sizeof *a->backing.free_slots);
   pthread_mutex_unlock(&a->map_lock);
   return bytes;
 }
