@@ -115,9 +115,9 @@ typedef enum { HAK_SLOT_ORDER_VALUES(HAK_ENUM_CONSTANT) } hak_slot_order_t;
     "a detected double free or invalid free: abort (one line, then abort) or count")      \
   X(large_cache_mb, U, -, 0, 64, 0, 65536, "HAKMEM_LARGE_CACHE_MB",                      \
     "MiB of freed large mappings kept for reuse, 0 = none; trim passes release them")    \
-  X(compaction, E, HAK_COMPACTION_VALUES, 0, HAK_COMPACTION_NONE, 0, 0, "HAKMEM_COMPACTION", \
+  X(compaction, E, HAK_COMPACTION_VALUES, 1, HAK_COMPACTION_NONE, 0, 0, "HAKMEM_COMPACTION", \
     "mesh: SuperSlabs backed by a memfd, and hak_mesh merges slabs with disjoint live blocks") \
-  X(slot_order, E, HAK_SLOT_ORDER_VALUES, 0, HAK_SLOT_BUMP, 0, 0, "HAKMEM_SLOT_ORDER",     \
+  X(slot_order, E, HAK_SLOT_ORDER_VALUES, 1, HAK_SLOT_BUMP, 0, 0, "HAKMEM_SLOT_ORDER",     \
     "order in which a slab's blocks are first handed out: bump (address order) or random") \
   X(slot_seed, U, -, 0, 1, 0, UINT32_MAX, "HAKMEM_SLOT_SEED",                            \
     "seed of slot_order=random's per-slab orders (the same seed, the same orders)")
@@ -165,7 +165,14 @@ typedef enum { HAK_SLOT_ORDER_VALUES(HAK_ENUM_CONSTANT) } hak_slot_order_t;
      .refill = HAK_REFILL_REUSE))                                                        \
   X(adopt, "adopt", "Option G done properly: reuse plus reclaim of orphaned slabs",      \
     (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
-     .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT))
+     .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT))                     \
+  X(mesh, "mesh", "Phase 1 plus meshing (Option E as Mesh does it), random slot order",  \
+    (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
+     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM))                  \
+  X(mesh_adopt, "mesh-adopt", "adopt plus meshing, random slot order",                   \
+    (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
+     .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT,                      \
+     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM))
 
 typedef enum {
 #define HAK_PRESET_ENUM(id, ...) HAK_PRESET_##id,

@@ -43,6 +43,9 @@ static const struct {
     {"lg20", "ss_lg=20"},
     {"reuse", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1"},
     {"adopt", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1 orphan_policy=adopt"},
+    {"mesh", "remote_accounting=push idle_trim_ms=100 trim_ss=1 compaction=mesh slot_order=random"},
+    {"mesh-adopt", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1 orphan_policy=adopt "
+                   "compaction=mesh slot_order=random"},
 };
 
 /* "name=value ..." of every option (but preset) where a differs from b. */
@@ -140,10 +143,11 @@ static void test_options_presets_stay_in_their_columns(void **state) {
   static const char *const others[] = {"slab_lg=15", "empty_reserve=3", "ss_map_limit=9",
                                        "flush_on_exit=1", "size_classes=16,32,48",
                                        "on_bad_free=count", "large_cache_mb=0", "slot_seed=77",
-                                       "compaction=mesh", "slot_order=random", NULL};
+                                       NULL};
   static const char *const controlled[] = {"refill=reuse", "remote_accounting=drain",
                                            "idle_trim_ms=7", "trim_ss=1", "ss_lg=22",
-                                           "orphan_policy=adopt", NULL};
+                                           "orphan_policy=adopt", "compaction=mesh",
+                                           "slot_order=random", NULL};
   for (int p = 0; p < HAK_PRESET_COUNT; p++) {
     hak_config c, row, want;
     char err[256], got[512];
@@ -212,6 +216,7 @@ static void test_options_enum_names_round_trip(void **state) {
       {"slot_order=random", &c.slot_order, HAK_SLOT_RANDOM},
       {"preset=seed-buggy", &c.preset, HAK_PRESET_seed_buggy},
       {"preset=adopt", &c.preset, HAK_PRESET_adopt},
+      {"preset=mesh-adopt", &c.preset, HAK_PRESET_mesh_adopt},
   };
   for (size_t k = 0; k < sizeof consts / sizeof *consts; k++) {
     assert_int_equal(hak_config_set_kv(&c, consts[k].kv, err, sizeof err), 0);
@@ -256,7 +261,7 @@ static void test_options_set_and_errors(void **state) {
       {"refill=steal", "refill (one of: fresh, reuse): bad value 'steal'"},
       {"orphan_policy=", "orphan-policy (one of: leave, adopt): bad value ''"},
       {"preset=nope", "preset: unknown preset 'nope' (one of: none, seed-buggy, fix-a, fix-b, "
-                      "phase1, lg20, reuse, adopt)"},
+                      "phase1, lg20, reuse, adopt, mesh, mesh-adopt)"},
       {"novalue", "expected name=value, got 'novalue'"},
       {"=3", "expected name=value, got '=3'"},
   };
@@ -515,8 +520,9 @@ static void test_options_listing(void **state) {
    * value there. */
   text = hak_options_listing(HAK_LIST_PRESETS);
   assert_non_null(strstr(text, "| preset | refill | remote_accounting | idle_trim_ms | trim_ss | ss_lg | "
-                               "orphan_policy | models |\n"));
-  assert_non_null(strstr(text, "| `lg20` | `fresh` | `none` | 0 | 0 | 20 | `leave` | "));
+                               "orphan_policy | compaction | slot_order | models |\n"));
+  assert_non_null(strstr(text, "| `lg20` | `fresh` | `none` | 0 | 0 | 20 | `leave` | `none` | `bump` | "));
+  assert_non_null(strstr(text, "| `mesh` | `fresh` | `push` | 100 | 1 | 21 | `leave` | `mesh` | `random` | "));
   free(text);
   assert_null(hak_options_listing((hak_list_format)99));
 }
