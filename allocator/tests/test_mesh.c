@@ -195,9 +195,8 @@ static void test_mesh_on_purpose(void **state) {
     else assert_true(intact(blk[i], i));
   }
   /* An even block of slab 1 and its twin in slab 2 (freed before): one of
-   * the two ranges shows the other's page. */
-  /* (volatile: the compiler cannot know that two addresses a slab apart
-   * are one byte.) */
+   * the two ranges shows the other's page (volatile: the compiler cannot
+   * know that two addresses a slab apart are one byte). */
   volatile unsigned char *p1 = NULL;
   for (uint32_t i = CAP0; i < CAP0 + CAP && !p1; i++)
     if (blk[i] && !(offset_index(a, blk[i]) & 1)) p1 = blk[i];
