@@ -43,11 +43,23 @@
   X(HAK_BADFREE_COUNT, "count",                                                          \
     "count it (stats), ignore the free, hak_free returns -HAK_EBADFREE")
 
+#define HAK_COMPACTION_VALUES(X)                                                         \
+  X(HAK_COMPACTION_NONE, "none", "SuperSlabs are anonymous mappings; live blocks never move") \
+  X(HAK_COMPACTION_MESH, "mesh",                                                         \
+    "SuperSlabs in a memfd, so hak_mesh can merge two slabs whose live blocks do not overlap")
+
+#define HAK_SLOT_ORDER_VALUES(X)                                                          \
+  X(HAK_SLOT_BUMP, "bump", "a slab's blocks are first handed out in address order")        \
+  X(HAK_SLOT_RANDOM, "random",                                                            \
+    "in a pseudo-random order per slab (slot_seed), so live blocks fall at different offsets")
+
 #define HAK_ENUM_CONSTANT(constant, ...) constant,
 typedef enum { HAK_REFILL_VALUES(HAK_ENUM_CONSTANT) } hak_refill_t;
 typedef enum { HAK_REMOTE_ACCOUNTING_VALUES(HAK_ENUM_CONSTANT) } hak_remote_accounting_t;
 typedef enum { HAK_ORPHAN_POLICY_VALUES(HAK_ENUM_CONSTANT) } hak_orphan_policy_t;
 typedef enum { HAK_ON_BAD_FREE_VALUES(HAK_ENUM_CONSTANT) } hak_on_bad_free_t;
+typedef enum { HAK_COMPACTION_VALUES(HAK_ENUM_CONSTANT) } hak_compaction_t;
+typedef enum { HAK_SLOT_ORDER_VALUES(HAK_ENUM_CONSTANT) } hak_slot_order_t;
 
 #define HAK_MAX_CLASSES 32
 /* HAKMEM's tiny classes (powers of two to 1 KiB), then medium classes to
@@ -102,7 +114,20 @@ typedef enum { HAK_ON_BAD_FREE_VALUES(HAK_ENUM_CONSTANT) } hak_on_bad_free_t;
     "HAKMEM_ON_BAD_FREE",                                                                \
     "a detected double free or invalid free: abort (one line, then abort) or count")      \
   X(large_cache_mb, U, -, 0, 64, 0, 65536, "HAKMEM_LARGE_CACHE_MB",                      \
-    "MiB of freed large mappings kept for reuse, 0 = none; trim passes release them")
+    "MiB of freed large mappings kept for reuse, 0 = none; trim passes release them")    \
+  X(compaction, E, HAK_COMPACTION_VALUES, 1, HAK_COMPACTION_NONE, 0, 0, "HAKMEM_COMPACTION", \
+    "mesh: SuperSlabs backed by a memfd, and hak_mesh merges slabs with disjoint live blocks") \
+  X(slot_order, E, HAK_SLOT_ORDER_VALUES, 1, HAK_SLOT_BUMP, 0, 0, "HAKMEM_SLOT_ORDER",     \
+    "order in which a slab's blocks are first handed out: bump (address order) or random") \
+  X(slot_seed, U, -, 0, 1, 0, UINT32_MAX, "HAKMEM_SLOT_SEED",                            \
+    "seed of slot_order=random's per-slab orders (the same seed, the same orders)")
+
+/* Options added after run.json version 1 froze its `config`
+ * (docs/run-format.md): the JSON views (hak_config_to_json) show them only
+ * when set away from their default, so a run of any earlier variant writes
+ * exactly what it wrote before they existed. docs/run.schema.json lists
+ * them with their default, not as required (allocator.options checks). */
+#define HAK_OPTIONS_AFTER_V1(X) X(compaction) X(slot_order) X(slot_seed)
 
 /* libhakmem.so's own variables: rows of the same shape that the core never
  * reads (fields of hak_preload_config, not of hak_config). They are read
@@ -140,7 +165,14 @@ typedef enum { HAK_ON_BAD_FREE_VALUES(HAK_ENUM_CONSTANT) } hak_on_bad_free_t;
      .refill = HAK_REFILL_REUSE))                                                        \
   X(adopt, "adopt", "Option G done properly: reuse plus reclaim of orphaned slabs",      \
     (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
-     .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT))
+     .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT))                     \
+  X(mesh, "mesh", "Phase 1 plus meshing (Option E as Mesh does it), random slot order",  \
+    (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
+     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM))                  \
+  X(mesh_adopt, "mesh-adopt", "adopt plus meshing, random slot order",                   \
+    (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
+     .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT,                      \
+     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM))
 
 typedef enum {
 #define HAK_PRESET_ENUM(id, ...) HAK_PRESET_##id,
@@ -247,6 +279,8 @@ const char *hak_option_description(hak_option_id id);
 char hak_option_kind(hak_option_id id);
 const char *const *hak_option_values(hak_option_id id);
 bool hak_option_by_preset(hak_option_id id);
+/* True for the options of HAK_OPTIONS_AFTER_V1. */
+bool hak_option_after_v1(hak_option_id id);
 
 /* Preset metadata: canonical name with dashes ("seed-buggy"). */
 const char *hak_preset_name(hak_preset_t p);

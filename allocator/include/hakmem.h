@@ -70,10 +70,30 @@ typedef struct hak_allocator hak_allocator;
   X(bad_frees, "double frees and frees inside a block, counted (on_bad_free=count)") \
   X(frees_after_exit, "remote frees by threads whose exit path had run (counted in frees_remote too)")
 
+/* Counters of the kernel mappings and of meshing (docs/meshing.md), kept
+ * once per instance. A list of their own: hak_stats_to_json gives the two
+ * lists above (run.json version 1's summary.allocator, unchanged), and
+ * hak_map_stats_to_json this one. X(name, description) */
+#define HAK_MAP_STAT_FIELDS(X)                                            \
+  X(mappings, "kernel mappings the instance holds now, by its own count: SuperSlabs, " \
+    "the splits meshes make, large objects, metadata")                    \
+  X(peak_mappings, "most kernel mappings held at once")                   \
+  X(ss_mappings, "SuperSlab mappings now, the splits meshes make included: what " \
+    "ss_map_limit counts")                                                \
+  X(peak_ss_mappings, "most SuperSlab mappings at once")                  \
+  X(mesh_passes, "hak_mesh passes run")                                   \
+  X(meshes, "slabs merged into another of their class (its live blocks copied, its " \
+    "range remapped onto the other's pages)")                             \
+  X(mesh_moved_blocks, "live blocks copied by meshes")                    \
+  X(mesh_released_bytes, "resident bytes meshes gave back (the merged slabs' pages)") \
+  X(unmeshes, "merged slabs whose last live block was freed: their range is their own again") \
+  X(mesh_skipped_limit, "meshable pairs left alone: the split would pass ss_map_limit")
+
 typedef struct hak_stats {
 #define HAK_STAT_FIELD(name, desc) uint64_t name;
   HAK_THREAD_STAT_FIELDS(HAK_STAT_FIELD)
   HAK_GLOBAL_STAT_FIELDS(HAK_STAT_FIELD)
+  HAK_MAP_STAT_FIELDS(HAK_STAT_FIELD)
 #undef HAK_STAT_FIELD
 } hak_stats;
 
@@ -96,11 +116,15 @@ typedef struct hak_ss_info {
   bool owner_alive;
   int64_t total_active_blocks;
   uint64_t remote_pending;  /* sum of remote_counts[] */
-  uint64_t used_blocks;     /* blocks out of the owners' free lists */
+  uint64_t used_blocks;     /* blocks out of the owners' free lists, by address:
+                               the blocks a slab holds for the slabs merged into it
+                               count where they are addressed, in those slabs */
   uint64_t touched_bytes;   /* header plus every block ever carved (counted a
                                page of blocks at a time) */
   uint32_t header_bytes;    /* its header (metadata), which depends on the class */
   uintptr_t base;           /* address (never in golden output) */
+  uint32_t slabs_alias;     /* slabs merged into another (compaction=mesh): in none
+                               of the three counts above */
 } hak_ss_info;
 
 /* --------------------------------------------------------------- events */
@@ -115,8 +139,31 @@ typedef struct hak_trim_report {
   uint32_t skipped_nonempty;  /* total_active_blocks != 0 */
   uint32_t skipped_cached;    /* a thread's current slab is in it */
   uint32_t skipped_reserve;   /* kept as the empty reserve */
+  uint32_t skipped_meshed;    /* empty, but a slab of it is merged into another or
+                                 holds the live blocks of slabs merged into it */
   const uint32_t *freed_ids;
 } hak_trim_report;
+
+/* What one hak_mesh pass did. */
+typedef struct hak_mesh_report {
+  uint64_t pass;            /* 1 for the instance's first pass */
+  uint32_t candidates;      /* slabs looked at: fully carved, at most 3/4 live, not
+                               slab 0 */
+  uint32_t pairs_tested;    /* pairs whose live bitmaps were compared */
+  uint32_t meshes;          /* slabs merged into another */
+  uint32_t skipped_limit;   /* meshable pairs left alone: ss_map_limit */
+  uint64_t moved_blocks;    /* live blocks copied */
+  uint64_t released_bytes;  /* resident bytes of the merged slabs, given back */
+} hak_mesh_report;
+
+/* What meshing could release now (hak_mesh_potential). */
+typedef struct hak_mesh_potential_report {
+  uint32_t candidates;      /* as hak_mesh_report */
+  uint32_t pairs_tested;
+  uint32_t slabs;           /* slabs that could be merged into others */
+  uint64_t bytes;           /* their bytes (a slab's size each) */
+  uint64_t resident_bytes;  /* their resident bytes now */
+} hak_mesh_potential_report;
 
 /* Observer callbacks. Any may be NULL; with no observer set nothing is
  * called and the fast paths pay one predictable branch. Callbacks run in
@@ -136,6 +183,12 @@ typedef struct hak_observer {
   void (*adopt)(void *ctx, uint32_t ss_id, uint32_t slab, uint32_t by_tid,
                 uint32_t drained);
   void (*oom)(void *ctx, uint64_t ss_live, int err, uint32_t limit);
+  /* Slab gone_slab of SuperSlab gone_ss merged into keep_slab of keep_ss
+   * (its `blocks` live blocks copied); the merged slab's range given back
+   * when its last block was freed. */
+  void (*mesh)(void *ctx, uint32_t keep_ss, uint32_t keep_slab, uint32_t gone_ss,
+               uint32_t gone_slab, uint32_t blocks);
+  void (*unmesh)(void *ctx, uint32_t ss_id, uint32_t slab);
 } hak_observer;
 
 /* Where the library's only message (the one-time OOM line) goes; NULL in
@@ -149,6 +202,10 @@ typedef struct hak_create_opts {
   /* true: never start the background trim thread even when idle_trim_ms
    * and trim_ss ask for it (the deterministic replayer trims itself). */
   bool no_trim_thread;
+  /* true: this caller never calls hak_mesh (libhakmem.so: no write
+   * barrier, docs/meshing.md), so under compaction=mesh the SuperSlabs stay
+   * anonymous mappings and hak_mesh refuses; slot_order still applies. */
+  bool no_mesh;
 } hak_create_opts;
 
 /* ------------------------------------------------------------ lifecycle */
@@ -200,6 +257,26 @@ uint32_t hak_trim(hak_allocator *a, hak_trim_report *r, uint32_t *ids, size_t id
 
 /* Extra mappings counted against ss_map_limit (e.g. leaked thread stacks). */
 void hak_set_extra_maps(hak_allocator *a, uint64_t n);
+
+/* One mesh pass (compaction=mesh, docs/meshing.md): slabs of one class
+ * whose live blocks sit at disjoint offsets are merged, one slab's blocks
+ * copied into the other's free slots at the same offsets and its range
+ * mapped onto the other's pages, whose own pages go back to the kernel;
+ * every pointer stays valid. Fills *r if not NULL. Returns 0, or
+ * -HAK_EINVAL when the instance has no memfd backing (compaction is not
+ * mesh, or it was created with no_mesh).
+ * PRECONDITION: no other thread is inside the allocator for the whole
+ * call (threads that use it are parked outside it: the pass reads and
+ * changes their free caches, remote stacks and queues on their behalf).
+ * The deterministic replayer calls it where it trims, before hak_trim;
+ * libhakmem.so never does (no write barrier). */
+int hak_mesh(hak_allocator *a, hak_mesh_report *r);
+
+/* What one mesh pass could release now, if every meshable pair it finds
+ * (the same matching, more rounds, no map limit) were merged: changes
+ * nothing, and works under every configuration (compaction=none too).
+ * Same PRECONDITION as hak_mesh. Returns 0. */
+int hak_mesh_potential(hak_allocator *a, hak_mesh_potential_report *r);
 
 /* fork() support: call prepare before fork, then parent or child after it
  * (pthread_atfork order). In the child, every other thread's cache goes
@@ -257,8 +334,17 @@ size_t hak_page_size(void);
 size_t hak_ss_header_bytes(const hak_allocator *a);
 
 /* Live OS mappings held by the instance (SuperSlabs, large objects,
- * registry and metadata): 0 after hak_destroy's unmaps. */
+ * registry and metadata): 0 after hak_destroy's unmaps. Its own count
+ * (stats: mappings): a SuperSlab is one mapping, plus the splits meshes
+ * make of it; the kernel may merge neighbours that this count keeps apart. */
 uint64_t hak_live_mappings(const hak_allocator *a);
+
+/* Resident bytes of the instance's own mappings, measured with mincore():
+ * SuperSlabs (for memfd-backed ones, the file's pages, each counted once:
+ * a merged slab's range shows its primary's pages and is skipped), large
+ * objects, and the metadata (registry, thread caches, tables). Takes the
+ * locks it needs; one mincore() call per SuperSlab. */
+uint64_t hak_resident_bytes(hak_allocator *a);
 
 /* ----------------------------------------------------------- validation */
 

@@ -135,7 +135,8 @@ static hak_allocator *create_slow(void) {
   hak_config_default(&cfg);
   if (hak_config_from_env(&cfg, true, err, sizeof err) != 0) die("bad configuration", err);
   if (hak_preload_report_config(err, sizeof err) != 0) die("bad configuration", err);
-  hak_create_opts opts = {.log = log_line};
+  /* Never meshes (no write barrier: docs/meshing.md), so no memfd. */
+  hak_create_opts opts = {.log = log_line, .no_mesh = true};
   hak_allocator *a;
   if (hak_create(&cfg, &opts, &a, err, sizeof err) != 0) die("cannot create the allocator", err);
   atomic_store_explicit(&g_alloc, a, memory_order_release);

@@ -270,6 +270,7 @@ static void print_stats(hak_allocator *a, const hak_stats *st) {
   }
   HAK_THREAD_STAT_FIELDS(HP_PRINT)
   HAK_GLOBAL_STAT_FIELDS(HP_PRINT)
+  HAK_MAP_STAT_FIELDS(HP_PRINT)
 #undef HP_PRINT
 #define HP_PRINT_P(name)                                                                     \
   if (o < sizeof buf) {                                                                      \
@@ -308,10 +309,12 @@ static void write_json(hak_allocator *a, const hak_stats *st) {
   HP_PRELOAD_FIELDS(HP_JSON_P)
 #undef HP_JSON_P
   char label[HAK_LABEL_MAX];
+  json_t *stats = hak_stats_to_json(st), *maps = hak_map_stats_to_json(st);
+  json_object_update(stats, maps);
+  json_decref(maps);
   json_t *doc = json_pack("{sI ss so so so}", "pid", (json_int_t)getpid(), "variant",
                           hak_config_label(hak_get_config(a), label, sizeof label), "config",
-                          hak_config_to_json(hak_get_config(a)), "stats", hak_stats_to_json(st),
-                          "preload", pre);
+                          hak_config_to_json(hak_get_config(a)), "stats", stats, "preload", pre);
   hc_out out;
   int rc = doc ? hc_out_open(&out, path, HC_OUT_NO_SIGNALS) : -ENOMEM;
   if (rc == 0) {

@@ -20,6 +20,11 @@
  * then holds is found invalid by the pop or drain that reads it, before
  * the block is handed out a second time. With strict_free every local free
  * also reads the block and walks the owner's lists to confirm.
+ *
+ * compaction=mesh: a block of a merged slab (an alias) is freed through
+ * alias.c, which checks it against the alias's bitmap; a block of a slab
+ * with aliases whose offset is live through one of them is a double free
+ * (checked on the remote path and the strict local path).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -183,6 +188,14 @@ int hak_free(hak_allocator *a, void *p) { return hak_free_fast(a, p); }
 
 int hak_free_remote(hak_allocator *a, hak_tcache *tc, hak_superslab *ss, hak_slab *slab,
                     void *p) {
+  /* compaction=mesh, a SuperSlab that took part in a mesh: a block of a
+   * merged slab (no thread owns it: every free of it comes here), or of a
+   * slab holding merged blocks (alias.c). */
+  if (HAK_UNLIKELY(atomic_load_explicit(&ss->mesh, memory_order_acquire) != NULL)) {
+    if (atomic_load_explicit(&slab->owner_tid, memory_order_acquire) == HAK_TID_ALIAS)
+      return hak_alias_free(a, ss, slab, p);
+    if (hak_alias_shadowed(a, ss, slab, p)) return hak_bad_free(a, p, "double free", ss->block_size);
+  }
   /* Another thread's slab: its lists cannot be walked from here, and the
    * pattern alone is the evidence (see looks_listed). */
   if (looks_listed(a, ss, slab, p)) return hak_bad_free(a, p, "double free", ss->block_size);
@@ -209,7 +222,7 @@ int hak_free_slow(hak_allocator *a, void *p) {
     hak_class_cache *cc = &tc->cls[ss->class_idx];
     if (p == head || p == cc->fc_head ||
         (a->strict_free && ((looks_listed(a, ss, slab, p) && on_own_lists(a, ss, slab, p)) ||
-                            hak_fc_has(a, cc, p))))
+                            hak_fc_has(a, cc, p) || hak_alias_shadowed(a, ss, slab, p))))
       return hak_bad_free(a, p, "double free", ss->block_size);
     hak_link_set(a, p, head);
     slab->free_list = p;

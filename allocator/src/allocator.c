@@ -56,6 +56,7 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
     return -HAK_ENOMEM;
   }
   hak_config_copy(&a->cfg, cfg);
+  a->backing.fd = -1;
   a->instance_id = atomic_fetch_add(&next_instance_id, 1);
   if (opts) {
     if (opts->observer) {
@@ -73,6 +74,8 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
   a->link_key = (uintptr_t)((random_bits(a, 1) & ~HAK_KEY_TOP) | (uint64_t)1 << 63);
   a->fc_key = (uintptr_t)(random_bits(a, 2) | HAK_KEY_TOP);
   a->ss_shift = a->cfg.ss_lg;
+  a->slot_random = a->cfg.slot_order == HAK_SLOT_RANDOM;
+  a->slot_key = hak_mix64(0x6A09E667F3BCC909ULL ^ a->cfg.slot_seed);
 #ifdef HAK_DEBUG
   a->strict_free = true;
 #else
@@ -86,9 +89,16 @@ int hak_create(const hak_config *cfg, const hak_create_opts *opts, hak_allocator
   hak_large_init(a);
   a->tid_alive_max = HAK_TID_ALIVE_BITS - 1;
   a->tid_alive = hak_os_map(a, HAK_TID_ALIVE_BITS / 8);
-  if (!a->tid_alive || hak_registry_init(a) != 0 ||
-      pthread_key_create(&a->key, key_destructor) != 0) {
-    set_err(err, errlen, "cannot map the allocator's tables");
+  /* compaction=mesh: SuperSlabs in a memfd, unless this caller never
+   * meshes (libhakmem.so: docs/meshing.md). */
+  bool memfd = a->cfg.compaction == HAK_COMPACTION_MESH && !(opts && opts->no_mesh);
+  const char *why = !a->tid_alive || hak_registry_init(a) != 0 ? "cannot map the allocator's tables"
+                    : memfd && hak_backing_init(a) != 0          ? "cannot create the SuperSlabs' memfd"
+                    : pthread_key_create(&a->key, key_destructor) ? "cannot create the thread key"
+                                                                  : NULL;
+  if (why) {
+    set_err(err, errlen, why);
+    hak_backing_destroy(a);
     hak_registry_destroy(a);
     if (a->tid_alive) hak_os_unmap(a, a->tid_alive, HAK_TID_ALIVE_BITS / 8);
     munmap(a, sizeof *a);
@@ -111,6 +121,7 @@ void hak_destroy(hak_allocator *a) {
   pthread_key_delete(a->key);
   hak_tcache_release_all(a);
   a->has_obs = false; /* teardown is not an observable event */
+  a->closing = true;
   for (uint32_t c = 0; c < a->class_count; c++) {
     hak_class_state *cs = &a->classes[c];
     pthread_mutex_lock(&cs->lock);
@@ -119,6 +130,8 @@ void hak_destroy(hak_allocator *a) {
     pthread_mutex_destroy(&cs->lock);
   }
   hak_large_destroy(a);
+  hak_mesh_destroy(a);
+  hak_backing_destroy(a);
   if (a->trim_ids) hak_os_unmap(a, a->trim_ids, a->trim_ids_cap * sizeof *a->trim_ids);
   hak_registry_destroy(a);
   hak_os_unmap(a, a->tid_alive, HAK_TID_ALIVE_BITS / 8);
@@ -188,4 +201,30 @@ void hak_ss_census(hak_allocator *a, void (*fn)(void *ctx, const hak_ss_info *ss
     }
     pthread_mutex_unlock(&cs->lock);
   }
+}
+
+uint64_t hak_resident_bytes(hak_allocator *a) {
+  uint64_t bytes = hak_os_resident(a, sizeof *a);
+  for (uint32_t c = 0; c < a->class_count; c++) {
+    hak_class_state *cs = &a->classes[c];
+    pthread_mutex_lock(&cs->lock);
+    for (hak_superslab *ss = cs->first; ss; ss = ss->next) bytes += hak_ss_resident(a, ss);
+    pthread_mutex_unlock(&cs->lock);
+  }
+  bytes += hak_large_resident(a);
+  pthread_mutex_lock(&a->trim_lock);
+  if (a->trim_ids) bytes += hak_os_resident(a->trim_ids, a->trim_ids_cap * sizeof *a->trim_ids);
+  if (a->mesh_scratch) bytes += hak_os_resident(a->mesh_scratch, a->mesh_scratch_len);
+  pthread_mutex_unlock(&a->trim_lock);
+  pthread_mutex_lock(&a->map_lock);
+  bytes += hak_os_resident((const void *)a->reg.bits, a->reg.bytes);
+  bytes += hak_os_resident((const void *)a->tid_alive, HAK_TID_ALIVE_BITS / 8);
+  for (void *chunk = a->meta_chunks; chunk; chunk = *(void **)chunk)
+    bytes += hak_os_resident(chunk, HAK_META_CHUNK);
+  for (void *chunk = a->mesh_chunks; chunk; chunk = ((void **)chunk)[0])
+    bytes += hak_os_resident(chunk, ((size_t *)chunk)[1]);
+  if (a->backing.free_slots)
+    bytes += hak_os_resident(a->backing.free_slots, a->backing.cap * sizeof *a->backing.free_slots);
+  pthread_mutex_unlock(&a->map_lock);
+  return bytes;
 }

@@ -9,7 +9,11 @@
  *     `used` and the stacks' counts), and the counter identities of each
  *     accounting variant: only when no thread runs (quiescent);
  *   - a thread's queues and its own slabs' free lists: by that thread, at
- *     any time, or by anyone when quiescent.
+ *     any time, or by anyone when quiescent;
+ *   - compaction=mesh: aliases and primaries point at each other, an
+ *     alias's count is its bitmap's, a primary's free list holds no offset
+ *     live through an alias, and the mapping counts are one per SuperSlab
+ *     plus the splits its aliases make.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -61,6 +65,69 @@ static uint32_t cached_in(hak_allocator *a, uint32_t c, const hak_slab *s) {
   return n;
 }
 
+static uint32_t popcount(const uint64_t *w, uint32_t words) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < words; i++) n += (uint32_t)__builtin_popcountll(w[i]);
+  return n;
+}
+
+/* compaction=mesh (class lock held): an alias points at a primary of its
+ * class that lists it, holds no list of its own, and its `used` is its
+ * bitmap's count; a primary lists exactly its aliases, counts their blocks
+ * and (walk_lists) keeps no offset of theirs on its free list. */
+static int check_mesh_slab(hak_allocator *a, hak_superslab *ss, hak_slab *s, uint32_t owner,
+                           uint32_t used, uintptr_t rword, bool walk_lists, char *err,
+                           size_t errlen) {
+  const hak_class_state *cs = &a->classes[ss->class_idx];
+  hak_ss_mesh *m = atomic_load_explicit(&ss->mesh, memory_order_relaxed);
+  uint32_t i = s->index;
+  if (owner == HAK_TID_ALIAS) {
+    hak_slab_mesh *mb = m ? &m->slab[i] : NULL;
+    hak_slab *p = mb ? mb->primary : NULL;
+    if (!p || i == 0 || s->queue != HAK_Q_NONE || s->orphaned || s->free_list || rword ||
+        (used == 0 && !mb->stuck) || popcount(mb->live, cs->mesh_words) != used)
+      return fail(err, errlen, "ss %u slab %u: alias with primary %p, queue %u, used %u", ss->id, i,
+                  (void *)p, s->queue, used);
+    hak_superslab *ps = hak_ss_of_slab(a, p);
+    hak_ss_mesh *pm = atomic_load_explicit(&ps->mesh, memory_order_relaxed);
+    bool listed = false;
+    for (hak_slab *b = pm ? pm->slab[p->index].aliases : NULL; b && !listed;
+         b = hak_slab_mesh_of(hak_ss_of_slab(a, b), b)->next_alias)
+      listed = b == s;
+    if (ps->class_idx != ss->class_idx || p->index == 0 || !listed ||
+        atomic_load_explicit(&p->owner_tid, memory_order_relaxed) == HAK_TID_ALIAS)
+      return fail(err, errlen, "ss %u slab %u: alias of slab %u of ss %u, which does not list it",
+                  ss->id, i, p->index, ps->id);
+    return 0;
+  }
+  if (!m) return 0;
+  hak_slab_mesh *mp = &m->slab[i];
+  uint32_t n = 0, blocks = 0;
+  for (hak_slab *b = mp->aliases; b && n <= ss->nslabs * cs->count; n++) {
+    hak_slab_mesh *mb = hak_slab_mesh_of(hak_ss_of_slab(a, b), b);
+    if (mb->primary != s)
+      return fail(err, errlen, "ss %u slab %u: lists an alias that is not its own", ss->id, i);
+    blocks += atomic_load_explicit(&b->used, memory_order_relaxed);
+    b = mb->next_alias;
+  }
+  if (n != atomic_load_explicit(&mp->naliases, memory_order_relaxed) || blocks != mp->alias_blocks ||
+      (n && (i == 0 || owner == HAK_TID_NONE || used < blocks)))
+    return fail(err, errlen, "ss %u slab %u: %u aliases (%u kept), %u of their blocks (%u kept)",
+                ss->id, i, n, mp->naliases, blocks, mp->alias_blocks);
+  if (!walk_lists || !n) return 0;
+  for (const void *q = s->free_list; q; q = hak_link_get(a, q)) {
+    uint32_t k = (uint32_t)(((uintptr_t)q - (uintptr_t)s->data) / ss->block_size);
+    for (hak_slab *b = mp->aliases; b;) {
+      hak_slab_mesh *mb = hak_slab_mesh_of(hak_ss_of_slab(a, b), b);
+      if ((mb->live[k >> 6] >> (k & 63)) & 1u)
+        return fail(err, errlen, "ss %u slab %u: free block %u is live through an alias", ss->id, i,
+                    k);
+      b = mb->next_alias;
+    }
+  }
+  return 0;
+}
+
 int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err,
                  size_t errlen) {
   const hak_class_state *cs = &a->classes[ss->class_idx];
@@ -69,8 +136,9 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
     return fail(err, errlen, "ss %u: geometry does not match class %u", ss->id, ss->class_idx);
   if (hak_registry_lookup(a, ss) != ss)
     return fail(err, errlen, "ss %u: not in the registry", ss->id);
-  uint32_t nfree = 0, norphaned = 0, nlive = 0;
+  uint32_t nfree = 0, norphaned = 0, nlive = 0, nalias = 0, nprimaries = 0;
   int64_t owner_sum = 0, used_sum = 0, pending_sum = 0;
+  hak_ss_mesh *m = atomic_load_explicit(&ss->mesh, memory_order_relaxed);
   for (uint32_t i = 0; i < ss->nslabs; i++) {
     hak_slab *s = &ss->slabs[i];
     uint32_t owner = atomic_load_explicit(&s->owner_tid, memory_order_acquire);
@@ -78,9 +146,16 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
     uintptr_t rword = atomic_load_explicit(&ss->remote_heads[i], memory_order_acquire);
     uint32_t pending = hak_remote_count(rword);
     owner_sum += (int64_t)used + atomic_load_explicit(&ss->acct_adjust[i], memory_order_acquire);
-    used_sum += used;
+    /* By address: a primary's aliases' blocks count in the aliases. */
+    used_sum += used - (m ? m->slab[i].alias_blocks : 0);
     pending_sum += pending;
     if (s->index != i) return fail(err, errlen, "ss %u slab %u: index %u", ss->id, i, s->index);
+    if (check_mesh_slab(a, ss, s, owner, used, rword, walk_lists, err, errlen)) return -HAK_EINVAL;
+    nprimaries += m && m->slab[i].naliases != 0;
+    if (owner == HAK_TID_ALIAS) {
+      nalias++;
+      continue;
+    }
     /* A live owner writes its slab's other fields: read them only when it
      * is not running (walk_lists), or when nobody owns the slab. */
     bool stable = walk_lists || owner == HAK_TID_NONE || s->orphaned;
@@ -122,10 +197,16 @@ int hak_check_ss(hak_allocator *a, hak_superslab *ss, bool walk_lists, char *err
                   " - cached %" PRId64 ", or remote stack %" PRId64 " != remote count %u",
                   ss->id, i, used, s->carved, nf, cached, nr, pending);
   }
-  if (nfree != ss->free_slabs || norphaned != ss->slabs_orphaned || nlive != ss->slabs_live)
-    return fail(err, errlen, "ss %u: counts free %u/%u orphaned %u/%u live %u/%u (seen/kept)",
+  if (nfree != ss->free_slabs || norphaned != ss->slabs_orphaned || nlive != ss->slabs_live ||
+      nalias != ss->slabs_alias)
+    return fail(err, errlen,
+                "ss %u: counts free %u/%u orphaned %u/%u live %u/%u alias %u/%u (seen/kept)",
                 ss->id, nfree, ss->free_slabs, norphaned, ss->slabs_orphaned, nlive,
-                ss->slabs_live);
+                ss->slabs_live, nalias, ss->slabs_alias);
+  if (m && (m->primaries != nprimaries || m->vmas != hak_ss_vmas(a, ss)))
+    return fail(err, errlen, "ss %u: %u primaries (%u kept), %u mappings (%u kept)", ss->id,
+                nprimaries, m->primaries, hak_ss_vmas(a, ss), m->vmas);
+  if (!m && nalias) return fail(err, errlen, "ss %u: aliases without mesh state", ss->id);
   if (ss->with_free.in != (ss->free_slabs > 0) || ss->all_free.in != (ss->free_slabs == ss->nslabs))
     return fail(err, errlen, "ss %u: with_free/all_free membership does not match %u free slabs",
                 ss->id, ss->free_slabs);
@@ -209,6 +290,29 @@ int hak_check_tcache(hak_allocator *a, hak_tcache *tc, char *err, size_t errlen)
   return 0;
 }
 
+/* The SuperSlab mapping counts: one per SuperSlab, plus the splits meshes
+ * made. Under trim_lock, so that a trim thread's pass cannot run between
+ * the classes' walks. */
+static int check_mappings(hak_allocator *a, char *err, size_t errlen) {
+  uint64_t split = 0, live = 0;
+  pthread_mutex_lock(&a->trim_lock);
+  for (uint32_t c = 0; c < a->class_count; c++) {
+    pthread_mutex_lock(&a->classes[c].lock);
+    for (hak_superslab *ss = a->classes[c].first; ss; ss = ss->next) {
+      split += hak_ss_vmas(a, ss) - 1;
+      live++;
+    }
+    pthread_mutex_unlock(&a->classes[c].lock);
+  }
+  uint64_t kept_split = atomic_load_explicit(&a->ss_split, memory_order_relaxed);
+  uint64_t kept = atomic_load_explicit(&a->g.ss_mappings, memory_order_relaxed);
+  pthread_mutex_unlock(&a->trim_lock);
+  if (split != kept_split || live + split != kept)
+    return fail(err, errlen, "SuperSlab mappings: %" PRIu64 " + %" PRIu64 " splits, kept %" PRIu64
+                " splits and %" PRIu64 " mappings", live, split, kept_split, kept);
+  return 0;
+}
+
 int hak_check(hak_allocator *a, bool quiescent, char *err, size_t errlen) {
   int rc = 0;
   for (uint32_t c = 0; c < a->class_count && !rc; c++) {
@@ -229,6 +333,7 @@ int hak_check(hak_allocator *a, bool quiescent, char *err, size_t errlen) {
     pthread_mutex_unlock(&cs->lock);
   }
   if (rc || !quiescent) return rc;
+  if ((rc = check_mappings(a, err, errlen)) != 0) return rc;
   pthread_mutex_lock(&a->map_lock);
   for (hak_tcache *tc = a->threads; tc && !rc; tc = tc->next) rc = hak_check_tcache(a, tc, err, errlen);
   pthread_mutex_unlock(&a->map_lock);

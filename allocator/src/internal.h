@@ -14,14 +14,29 @@
  *     hak_allocator.map_lock; the class lock may be held when taking it,
  *     never the reverse;
  *   - trim passes are serialised by trim_lock, taken before class locks;
- *   - the large-object table (and its cache) is under large.lock, a leaf.
+ *   - the large-object table (and its cache) is under large.lock, a leaf;
+ *   - quiescence (compaction=mesh): a mesh pass (mesh.c) runs only while no
+ *     other thread is inside the allocator (hak_mesh's precondition). It
+ *     then does on the owners' behalf what otherwise only owners do: drain
+ *     a slab's remote stack, drop its blocks from its owner's free cache,
+ *     rebuild its free list, move it between its owner's queues or out of
+ *     them. It holds trim_lock, then each class lock in turn;
+ *   - alias state (which slab is merged into which, the merged slabs'
+ *     bitmaps and counts) is under the class lock: a free through a merged
+ *     slab's range takes it, and so does the double-free check of a slab
+ *     others are merged into (alias.c).
  *
  * Why trim can never unmap memory a thread is touching: trim skips every
  * SuperSlab a live thread holds a slab of or calls home (cached_by != 0,
  * read under the class lock); a thread touches a SuperSlab only while it
  * holds a slab there (its queues), while it holds the class lock (trim
  * holds it too), or while freeing a live block, which keeps the
- * SuperSlab's counter >= 1 until the free's last access (remote.c).
+ * SuperSlab's counter >= 1 until the free's last access (remote.c). Under
+ * compaction=mesh trim also skips a SuperSlab with a slab merged into
+ * another or holding merged blocks (hak_ss_meshed): its pages show
+ * through other ranges, or its range shows other pages. A free through a
+ * merged range adds 1 to the counter of the primary's SuperSlab before it
+ * frees the block there, and lowers the merged slab's count last.
  *
  * Free-list links are encoded (x ^ link_key, a per-instance random value
  * with the top bit set). Every link of a slab's free list and remote stack
@@ -54,6 +69,7 @@
 /* Owner ids of a slab besides live thread ids. */
 #define HAK_TID_NONE 0u            /* uncarved or released: nobody's */
 #define HAK_TID_ORPHAN UINT32_MAX  /* waiting in the orphan list (adopt policy) */
+#define HAK_TID_ALIAS (UINT32_MAX - 1u) /* merged into another slab (mesh.c) */
 
 /* Which list holds a slab. The owner moves its slabs between CURRENT,
  * AVAIL and FULL without a lock; ORPHAN and NONE change under the class
@@ -66,6 +82,7 @@ enum { HAK_Q_NONE = 0, HAK_Q_CURRENT, HAK_Q_AVAIL, HAK_Q_FULL, HAK_Q_ORPHAN };
 
 typedef struct hak_tcache hak_tcache;
 typedef struct hak_superslab hak_superslab;
+typedef struct hak_ss_mesh hak_ss_mesh;
 
 /* Membership of a SuperSlab in one of its class's lists (class lock). */
 typedef struct hak_ss_link {
@@ -127,6 +144,11 @@ struct hak_superslab {
    * out of `used` here (only drains write it), so only the variant's own
    * decrement ever lowers the counter. */
   _Atomic int64_t *acct_adjust;
+  /* compaction=mesh: its slabs' mesh state, from the first mesh one of
+   * them took part in until it is unmapped (NULL otherwise). A remote free
+   * reads it: a block of a merged slab, or of a slab others are merged
+   * into, takes the alias path (alias.c). */
+  _Atomic(hak_ss_mesh *) mesh;
   /* The seed's counter is total_active_blocks + the slabs' owner parts
    * (read it with hak_ss_active). Cross-thread decrements (the remote push
    * under `push`) go to this shared atomic, on a line of its own. */
@@ -139,9 +161,11 @@ struct hak_superslab {
   uint32_t free_slabs;          /* slabs with owner HAK_TID_NONE */
   uint32_t slabs_orphaned;      /* slabs with `orphaned` set */
   uint32_t slabs_live;          /* slabs a live thread owns (in its queues) */
+  uint32_t slabs_alias;         /* slabs merged into another (owner HAK_TID_ALIAS) */
   /* The owner parts of slabs no live thread owns never change (nobody
-   * drains or allocates there), so while slabs_live == 0 their sum is kept
-   * here and the census reads one number instead of every slab. */
+   * drains or allocates there; a free through a merged slab, which lowers
+   * its `used`, keeps this in step), so while slabs_live == 0 their sum is
+   * kept here and the census reads one number instead of every slab. */
   int64_t frozen_active;
   /* Blocks counted as touched (page-sized steps of the slabs' high
    * waters): atomic, the owners add to it while carving. */
@@ -151,7 +175,11 @@ struct hak_superslab {
    * with_free holds those with a free slab (refill reuse), all_free those
    * whose every slab is free (refill fresh's reserve reuse). */
   hak_ss_link with_free, all_free;
+  uint64_t file_off;            /* compaction=mesh: its offset in the instance's memfd */
 };
+/* The header's size is part of every SuperSlab's geometry (slab 0's
+ * capacity, the census' meta bytes): new fields go into its slack. */
+_Static_assert(sizeof(hak_superslab) == 256, "the SuperSlab header keeps its size");
 
 /* A thread's view of one size class (the seed's g_tls_slabs[class]),
  * written only by the thread. The first fields are the fast paths'. */
@@ -201,6 +229,9 @@ struct hak_tcache {
   _Alignas(64) hak_class_cache cls[]; /* [class_count] */
 };
 
+/* Strides a class offers slot_order=random (a power of two). */
+#define HAK_PERM_MULTS 8
+
 typedef struct hak_class_state {
   pthread_mutex_t lock;
   uint32_t block_size;
@@ -212,6 +243,11 @@ typedef struct hak_class_state {
   uint32_t count;
   hak_ss_list with_free, all_free; /* see hak_superslab */
   hak_slab *orphans;            /* adopt policy: slabs awaiting a new owner */
+  /* slot_order=random: strides coprime to slab 0's capacity ([0]) and to
+   * the other slabs' ([1]), one picked per slab (hak_slot_index). */
+  uint32_t perm_mult[2][HAK_PERM_MULTS];
+  hak_ss_mesh *mesh_free;       /* mesh blocks of unmapped SuperSlabs, for reuse */
+  uint32_t mesh_words;          /* bitmap words per slab (capacity bits) */
 } hak_class_state;
 
 /* Large objects: direct mappings recorded in an open-addressed table, and
@@ -241,6 +277,42 @@ typedef struct hak_large_table {
   size_t cached_bytes;
 } hak_large_table;
 
+/* Meshing (mesh.c, alias.c). A mesh merges slab B into slab A of the same
+ * class (neither slab 0, both fully carved, their live blocks at disjoint
+ * offsets): B's live blocks are copied to A's same offsets, B's range is
+ * mapped onto A's file pages and B's own pages are punched. B becomes an
+ * alias of A, its primary: owner HAK_TID_ALIAS, in no queue, its `used`
+ * counting the live blocks still addressed through its range (so its
+ * SuperSlab keeps counting them), `live` saying which. A's `used` counts
+ * them too (its free list excludes their offsets) and acct_adjust[A]
+ * takes them back out of A's counter. Under the class lock. */
+typedef struct hak_slab_mesh {
+  hak_slab *primary;            /* an alias: the slab whose pages its range shows */
+  hak_slab *next_alias;         /* an alias: the next alias of the same primary */
+  hak_slab *aliases;            /* a primary: its first alias */
+  uint64_t *live;               /* an alias: one bit per block live through its range */
+  _Atomic uint32_t naliases;    /* a primary: its aliases (read without the lock) */
+  uint32_t alias_blocks;        /* a primary: the sum of its aliases' `used` */
+  bool stuck;                   /* an alias whose range could not be given back yet */
+} hak_slab_mesh;
+
+struct hak_ss_mesh {
+  uint32_t vmas;                /* kernel mappings the SuperSlab's range is split into */
+  uint32_t primaries;           /* its slabs with aliases */
+  hak_ss_mesh *next_free;       /* the class's pool of free mesh blocks */
+  hak_slab_mesh slab[];         /* [nslabs]; then the aliases' bitmaps */
+};
+
+/* compaction=mesh: the memfd behind the SuperSlabs (backing.c), under
+ * map_lock. Offsets are counted in SuperSlabs (slot k is at k x ss_size). */
+typedef struct hak_backing {
+  int fd;                       /* -1: SuperSlabs are anonymous mappings */
+  uint32_t next_slot;           /* slots from here on were never used */
+  uint32_t file_slots;          /* the file's size, in slots */
+  uint32_t *free_slots;         /* unmapped SuperSlabs' slots, reused last in first out */
+  uint32_t nfree, cap;
+} hak_backing;
+
 /* Registry: one bit per 2^ss_lg-aligned address range, set while a
  * SuperSlab of this instance is mapped there. */
 typedef struct hak_registry {
@@ -269,6 +341,8 @@ struct hak_allocator {
   uint8_t size_to_class[(1024u * 64u) / 8u + 1]; /* (size+7)/8 -> class */
 
   hak_config cfg;
+  bool slot_random;             /* slot_order=random */
+  uint64_t slot_key;            /* from slot_seed: the per-slab orders */
   pthread_key_t key;            /* thread exit hook */
   hak_observer obs;
   bool has_obs;
@@ -277,6 +351,8 @@ struct hak_allocator {
 
   hak_class_state classes[HAK_MAX_CLASSES];
 
+  bool closing;                 /* hak_destroy is unmapping everything */
+  int fork_pipe[2];             /* memfd instances: the child says it copied (fork.c) */
   pthread_mutex_t map_lock;
   uint32_t next_ss_id;
   uint32_t next_tid;
@@ -284,19 +360,25 @@ struct hak_allocator {
   uint32_t tid_alive_max;
   _Atomic uint64_t ss_live;
   _Atomic uint64_t extra_maps;
-  _Atomic uint64_t live_mappings; /* every OS mapping the instance holds */
+  _Atomic uint64_t ss_split;    /* SuperSlab mappings beyond one each: meshes' splits */
   bool oom_logged;
   hak_tcache *threads;          /* live thread caches (map_lock) */
   hak_thread_stats exited;      /* totals of threads that are gone (map_lock) */
   struct {
 #define HAK_GSTAT_FIELD(name, desc) _Atomic uint64_t name;
     HAK_GLOBAL_STAT_FIELDS(HAK_GSTAT_FIELD)
+    HAK_MAP_STAT_FIELDS(HAK_GSTAT_FIELD) /* g.mappings: every OS mapping held */
 #undef HAK_GSTAT_FIELD
   } g;
 
   pthread_mutex_t trim_lock;
   uint32_t *trim_ids;           /* scratch for one pass's freed ids (trim_lock) */
   size_t trim_ids_cap;
+  void *mesh_scratch;           /* a mesh pass's candidates and bitmaps (trim_lock) */
+  size_t mesh_scratch_len;
+  _Atomic uint32_t mesh_stuck;  /* aliases whose range could not be given back */
+  void *mesh_chunks;            /* chunks of mesh blocks (map_lock), linked */
+  char *mesh_bump, *mesh_end;
 
   /* Metadata pool for thread caches (map_lock). */
   void *meta_chunks;            /* linked list of mapped chunks */
@@ -305,6 +387,7 @@ struct hak_allocator {
   size_t tcache_size;
 
   hak_large_table large;
+  hak_backing backing;
 
   /* Background trim thread. */
   pthread_t trim_thread;
@@ -340,10 +423,36 @@ static inline void hak_link_set(const hak_allocator *a, void *block, const void 
 }
 
 /* os.c: the OS layer, counting every mapping. */
+/* n mappings more (or fewer): the count and its peak. */
+void hak_mappings_add(hak_allocator *a, int64_t n);
+/* n SuperSlab mappings more or fewer (also counted by hak_mappings_add,
+ * which the mapping calls do themselves). */
+void hak_ss_mappings_add(hak_allocator *a, int64_t n);
+/* Resident bytes of [p, p + len) (page-aligned), by mincore(). */
+uint64_t hak_os_resident(const void *p, size_t len);
 void *hak_os_map(hak_allocator *a, size_t len);
 void *hak_os_map_aligned(hak_allocator *a, size_t len, size_t align, void **base,
                          size_t *map_len);
 void hak_os_unmap(hak_allocator *a, void *p, size_t len);
+
+/* backing.c: the memfd behind SuperSlabs under compaction=mesh. */
+int hak_backing_init(hak_allocator *a);
+void hak_backing_destroy(hak_allocator *a);
+static inline bool hak_backing_on(const hak_allocator *a) { return a->backing.fd >= 0; }
+/* Maps a SuperSlab at an aligned address from a file offset of its own
+ * (*off); counted as one mapping. NULL when out of memory. */
+void *hak_backing_map_ss(hak_allocator *a, uint64_t *off);
+/* Unmaps the SuperSlab at ss (vmas mappings: the splits meshes made) and
+ * gives its file range back (punched), unless the instance is going. */
+void hak_backing_unmap_ss(hak_allocator *a, void *ss, uint64_t off, uint32_t vmas, bool punch);
+/* Maps [addr, addr + len), inside one of our SuperSlabs, onto the file at
+ * off (MAP_FIXED): 0 or -HAK_ENOMEM. */
+int hak_backing_remap(hak_allocator *a, void *addr, size_t len, uint64_t off);
+/* Gives the file's pages [off, off + len) back to the kernel. */
+void hak_backing_punch(hak_allocator *a, uint64_t off, size_t len);
+/* In a fork child (every lock held): the file's data into a memfd of the
+ * child's own, every SuperSlab range mapped onto it. 0 or -HAK_ENOMEM. */
+int hak_backing_fork_child(hak_allocator *a);
 
 /* size_class.c */
 int hak_classes_init(hak_allocator *a, char *err, size_t errlen);
@@ -354,6 +463,26 @@ int hak_classes_parse(const char *spec, uint32_t *sizes, uint32_t *count, char *
 uint32_t hak_class_slab_shift(uint32_t block_size, uint32_t slab_lg, uint32_t ss_lg);
 /* Offset of slab `slab`'s first block from the slab's start. */
 size_t hak_class_first_block(const hak_class_state *cs, uint32_t slab);
+/* slot_order=random: the i-th block slab s carves (its index in the slab),
+ * i < capacity: (mult x i + add) mod capacity, a bijection (mult is coprime
+ * to the capacity), with mult and add drawn from the slot seed, the
+ * SuperSlab's id and the slab's index, so every slab has its own order, the
+ * same in every run. bump: i itself. */
+static inline uint64_t hak_mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ULL;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+static inline uint32_t hak_slot_index(const hak_allocator *a, const hak_class_state *cs,
+                                      uint32_t ss_id, uint32_t slab_idx, uint32_t capacity,
+                                      uint32_t i) {
+  if (!a->slot_random) return i;
+  uint64_t h = hak_mix64(a->slot_key ^ ((uint64_t)ss_id << 24) ^ slab_idx);
+  uint64_t mult = cs->perm_mult[slab_idx != 0][h & (HAK_PERM_MULTS - 1)];
+  return (uint32_t)((mult * i + (h >> 32) % capacity) % capacity);
+}
 /* Checks that every class of the list fits its slabs. */
 int hak_classes_validate(const uint32_t *sizes, uint32_t count, uint32_t slab_lg,
                          uint32_t ss_lg, char *err, size_t errlen);
@@ -389,6 +518,13 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
  * free_slabs (call after changing it; with gone = true to leave both). */
 void hak_ss_sync_lists(hak_class_state *cs, hak_superslab *ss, bool gone);
 size_t hak_ss_header_size(uint32_t nslabs);
+/* Maps every range of ss onto the file again, as it is mapped now
+ * (backing.c's fork child). 0 or -HAK_ENOMEM. */
+int hak_ss_remap_all(hak_allocator *a, hak_superslab *ss);
+/* Kernel mappings ss's range is split into (1 unless meshes split it). */
+uint32_t hak_ss_vmas(const hak_allocator *a, const hak_superslab *ss);
+/* Resident bytes of ss (class lock held). */
+uint64_t hak_ss_resident(const hak_allocator *a, const hak_superslab *ss);
 static inline hak_slab *hak_slab_of(const hak_superslab *ss, const void *p) {
   return &ss->slabs[((uintptr_t)p - (uintptr_t)ss) >> ss->slab_shift];
 }
@@ -418,6 +554,14 @@ void hak_slab_release(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, 
 /* Class lock held: s (blocks still out, out of every queue) loses its
  * live owner at its thread's exit. */
 void hak_slab_orphan(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* Class lock held, no thread inside the allocator (a mesh pass): s
+ * leaves its owner's queues, or the orphan list, and becomes an alias. */
+void hak_slab_alias(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* Class lock held: alias s, its last block gone, becomes a free slab. */
+void hak_slab_unalias(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s);
+/* Class lock held: recomputes frozen_active when no live thread holds a
+ * slab of ss (after a mesh moved its slabs' counts). */
+void hak_ss_refreeze(hak_superslab *ss);
 /* The calling thread's empty, non-current slab goes back to its
  * SuperSlab (takes the class lock). */
 void hak_slab_release_empty(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc,
@@ -483,7 +627,9 @@ uint32_t hak_ss_remote_drain(hak_allocator *a, hak_superslab *ss, hak_slab *slab
  * queues without a lock, then the class lock). */
 void *hak_alloc_slow(hak_allocator *a, hak_tcache *tc, uint32_t class_idx);
 
-/* tcache.c: thread attach and exit. */
+/* tcache.c: thread attach and exit. Thread caches come from chunks of
+ * HAK_META_CHUNK bytes (a->meta_chunks). */
+#define HAK_META_CHUNK (64u * 1024u)
 hak_tcache *hak_tcache_attach_slow(hak_allocator *a, int mode);
 void hak_tcache_exit(hak_tcache *tc);
 void hak_tcache_exit_thread(hak_tcache *tc);
@@ -533,6 +679,48 @@ size_t hak_large_usable(hak_allocator *a, const void *p);
 /* One trim pass's share: cached mappings a previous pass saw go back to
  * the kernel; returns the bytes released. */
 uint64_t hak_large_trim(hak_allocator *a);
+/* Resident bytes of the live and cached mappings and of the table. */
+uint64_t hak_large_resident(hak_allocator *a);
+
+/* mesh.c: the mesh pass, and the mesh blocks of SuperSlabs. */
+/* Class lock held: ss's mesh block, allocated on first use (NULL when out
+ * of memory). */
+hak_ss_mesh *hak_ss_mesh_get(hak_allocator *a, hak_superslab *ss);
+/* Class lock held: ss is being unmapped; its mesh block goes back. */
+void hak_ss_mesh_put(hak_allocator *a, hak_superslab *ss);
+void hak_mesh_destroy(hak_allocator *a);
+static inline hak_slab_mesh *hak_slab_mesh_of(const hak_superslab *ss, const hak_slab *s) {
+  return &atomic_load_explicit(&((hak_superslab *)ss)->mesh, memory_order_relaxed)->slab[s->index];
+}
+static inline uint64_t *hak_mesh_bitmap(const hak_class_state *cs, hak_ss_mesh *m, uint32_t nslabs,
+                                        uint32_t slab) {
+  return (uint64_t *)&m->slab[nslabs] + (size_t)slab * cs->mesh_words;
+}
+
+/* alias.c: merged slabs at run time. */
+/* A free of p, a block start in alias b: checked against b's bitmap,
+ * counted out of b's SuperSlab, then freed as the same block of b's
+ * primary (its owner's rule). The last one gives b's range back. */
+int hak_alias_free(hak_allocator *a, hak_superslab *ss, hak_slab *b, void *p);
+/* p, a block start of slab s (not an alias), is live through one of s's
+ * aliases: freeing p is a double free. Takes the class lock when s has
+ * aliases; false at once otherwise. */
+bool hak_alias_shadowed(hak_allocator *a, hak_superslab *ss, hak_slab *s, const void *p);
+/* Class lock held: b (an alias whose last block went) is given its own
+ * pages back and becomes a free slab; false when the remap failed (it
+ * stays stuck, and the next mesh pass tries again). */
+bool hak_unmesh(hak_allocator *a, hak_superslab *ss, hak_slab *b);
+/* The file offset slab s's range shows: its primary's when s is an alias. */
+uint64_t hak_slab_file_off(const hak_allocator *a, const hak_superslab *ss, const hak_slab *s);
+/* Class lock held: the kernel mappings of ss changed (a mesh or an unmesh
+ * split or joined them): recount, and move the instance's counts. */
+void hak_ss_vmas_update(hak_allocator *a, hak_superslab *ss);
+/* A SuperSlab trim must keep: a slab of it is merged into another, or
+ * holds the blocks of slabs merged into it. */
+static inline bool hak_ss_meshed(const hak_superslab *ss) {
+  hak_ss_mesh *m = atomic_load_explicit(&((hak_superslab *)ss)->mesh, memory_order_relaxed);
+  return ss->slabs_alias != 0 || (m && m->primaries != 0);
+}
 
 /* trim.c */
 int hak_trim_thread_start(hak_allocator *a);

@@ -2,6 +2,7 @@
  * Nothing here is on an allocation path. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hak_json.h"
 #include "internal.h"
@@ -14,10 +15,22 @@ static json_t *option_value(const hak_config *cfg, hak_option_id id) {
   return json_string(buf);
 }
 
+/* An option added after run.json version 1, at its default: left out, so
+ * the runs of earlier variants read as they did (HAK_OPTIONS_AFTER_V1). */
+static bool left_out(const hak_config *cfg, const hak_config *def, hak_option_id id) {
+  if (!hak_option_after_v1(id)) return false;
+  char have[256], want[256];
+  return !strcmp(hak_config_value_str(cfg, id, have, sizeof have),
+                 hak_config_value_str(def, id, want, sizeof want));
+}
+
 json_t *hak_config_to_json(const hak_config *cfg) {
+  hak_config def;
+  hak_config_default(&def);
   json_t *o = json_object();
   for (int i = 0; i < HAK_OPT_COUNT; i++)
-    json_object_set_new(o, hak_option_name((hak_option_id)i), option_value(cfg, (hak_option_id)i));
+    if (!left_out(cfg, &def, (hak_option_id)i))
+      json_object_set_new(o, hak_option_name((hak_option_id)i), option_value(cfg, (hak_option_id)i));
   return o;
 }
 
@@ -42,6 +55,14 @@ json_t *hak_stats_to_json(const hak_stats *s) {
 #define HAK_STAT_JSON(name, desc) json_object_set_new(o, #name, json_integer((json_int_t)s->name));
   HAK_THREAD_STAT_FIELDS(HAK_STAT_JSON)
   HAK_GLOBAL_STAT_FIELDS(HAK_STAT_JSON)
+#undef HAK_STAT_JSON
+  return o;
+}
+
+json_t *hak_map_stats_to_json(const hak_stats *s) {
+  json_t *o = json_object();
+#define HAK_STAT_JSON(name, desc) json_object_set_new(o, #name, json_integer((json_int_t)s->name));
+  HAK_MAP_STAT_FIELDS(HAK_STAT_JSON)
 #undef HAK_STAT_JSON
   return o;
 }

@@ -230,3 +230,16 @@ uint64_t hak_large_trim(hak_allocator *a) {
   atomic_fetch_sub_explicit(&a->g.large_cached_bytes, bytes, memory_order_relaxed);
   return bytes;
 }
+
+uint64_t hak_large_resident(hak_allocator *a) {
+  hak_large_table *t = &a->large;
+  uint64_t bytes = 0;
+  pthread_mutex_lock(&t->lock);
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->slots[i].addr > HAK_LARGE_TOMB)
+      bytes += hak_os_resident(t->slots[i].map_base, t->slots[i].map_len);
+  for (uint32_t i = 0; i < t->ncached; i++) bytes += hak_os_resident(t->cache[i].base, t->cache[i].len);
+  if (t->slots) bytes += hak_os_resident(t->slots, t->cap * sizeof *t->slots);
+  pthread_mutex_unlock(&t->lock);
+  return bytes;
+}

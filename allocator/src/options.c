@@ -99,6 +99,15 @@ const char *hak_option_description(hak_option_id id) { return hak_option_rows[id
 char hak_option_kind(hak_option_id id) { return hak_option_rows[id].kind; }
 const char *const *hak_option_values(hak_option_id id) { return hak_option_rows[id].values; }
 bool hak_option_by_preset(hak_option_id id) { return hak_option_rows[id].by_preset; }
+
+bool hak_option_after_v1(hak_option_id id) {
+  switch (id) {
+#define AFTER_V1_CASE(oname) case HAK_OPT_##oname: return true;
+    HAK_OPTIONS_AFTER_V1(AFTER_V1_CASE)
+#undef AFTER_V1_CASE
+  default: return false;
+  }
+}
 const char *hak_preload_option_name(hak_preload_option_id id) { return hak_preload_rows[id].name; }
 const char *hak_preload_option_env(hak_preload_option_id id) { return hak_preload_rows[id].env; }
 

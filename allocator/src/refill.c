@@ -32,15 +32,19 @@
  * announced: bounds the lock-free scan of a long full queue. */
 #define HAK_FULL_SCAN 256
 
-/* Step 1: the next uncarved block. Touched memory is counted a page at a
- * time (the slab's high water moves by a page's worth of blocks), so the
- * shared counter is written once per page, not once per block. */
+/* Step 1: the next uncarved block, in the slab's slot order
+ * (hak_slot_index). Touched memory is counted a page at a time (the slab's
+ * high water moves by a page's worth of blocks), so the shared counter is
+ * written once per page, not once per block; under slot_order=random the
+ * first carve counts the whole slab, whose pages the order visits at once. */
 static void *carve(hak_allocator *a, hak_superslab *ss, hak_slab *s) {
   uint32_t bs = ss->block_size;
-  void *p = s->data + (size_t)s->carved * bs;
+  uint32_t idx = hak_slot_index(a, &a->classes[ss->class_idx], ss->id, s->index, s->capacity,
+                                s->carved);
+  void *p = s->data + (size_t)idx * bs;
   uint32_t *touched = &ss->touched[s->index];
   if (++s->carved > *touched) {
-    uint32_t step = (uint32_t)(hak_page_size() / bs);
+    uint32_t step = a->slot_random ? s->capacity : (uint32_t)(hak_page_size() / bs);
     uint32_t to = *touched + (step ? step : 1);
     if (to > s->capacity) to = s->capacity;
     atomic_fetch_add_explicit(&ss->touched_blocks, to - *touched, memory_order_relaxed);

@@ -27,7 +27,7 @@ int hak_registry_init(hak_allocator *a) {
     r->bits = NULL;
     return -HAK_ENOMEM;
   }
-  hak_gstat_add(&a->live_mappings, 1);
+  hak_mappings_add(a, 1);
   r->bits = p;
   return 0;
 }

@@ -102,6 +102,31 @@ int hak_classes_validate(const uint32_t *sizes, uint32_t count, uint32_t slab_lg
   return 0;
 }
 
+static uint32_t gcd(uint32_t x, uint32_t y) {
+  while (y) {
+    uint32_t t = x % y;
+    x = y;
+    y = t;
+  }
+  return x;
+}
+
+/* slot_order=random's strides for a slab of cap blocks: spread over
+ * (0, cap) by the golden ratio, each moved up to the next value coprime
+ * to cap, avoiding 1 and cap - 1 (address order, forwards or backwards)
+ * where the capacity leaves a choice. */
+static void perm_mults(uint32_t cap, uint32_t *out) {
+  for (uint32_t k = 0; k < HAK_PERM_MULTS; k++) {
+    uint32_t m = 1;
+    if (cap > 4) {
+      m = (uint32_t)(((uint64_t)cap * (uint32_t)((k + 1) * 0x9E3779B9u)) >> 32);
+      for (uint32_t tries = 0; tries < cap; tries++, m = m + 1 < cap ? m + 1 : 1)
+        if (m > 1 && m + 1 < cap && gcd(m, cap) == 1) break;
+    }
+    out[k] = m;
+  }
+}
+
 /* ceil(2^64 / d), for hak_is_block_offset. */
 static uint64_t div_magic(uint32_t d) { return UINT64_MAX / d + 1; }
 
@@ -125,6 +150,10 @@ int hak_classes_init(hak_allocator *a, char *err, size_t errlen) {
     cs->slab_shift = hak_class_slab_shift(sizes[i], a->cfg.slab_lg, a->cfg.ss_lg);
     cs->nslabs = 1u << (a->cfg.ss_lg - cs->slab_shift);
     cs->header_size = (uint32_t)hak_ss_header_size(cs->nslabs);
+    uint32_t slab = 1u << cs->slab_shift;
+    perm_mults((uint32_t)((slab - hak_class_first_block(cs, 0)) / cs->block_size), cs->perm_mult[0]);
+    perm_mults(slab / cs->block_size, cs->perm_mult[1]);
+    cs->mesh_words = (slab / cs->block_size + 63) / 64;
   }
   return 0;
 }

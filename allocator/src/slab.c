@@ -12,6 +12,11 @@
  * leaves its owner, the owner parts of its counter freeze (nobody can
  * allocate or drain there any more) and are summed once into
  * frozen_active.
+ *
+ * A mesh pass (mesh.c) also takes slabs from their owners: a merged slab
+ * becomes an alias (owner HAK_TID_ALIAS, counted in slabs_alias), out of
+ * every queue, until its last block is freed and it is a free slab again.
+ * free_slabs + slabs_orphaned + slabs_live + slabs_alias == nslabs.
  */
 #include "queue.h"
 
@@ -39,6 +44,12 @@ static void set_orphaned(hak_superslab *ss, hak_slab *s, bool orphaned) {
 }
 
 /* Sums the owner parts once no live thread holds a slab here. */
+static void freeze(hak_superslab *ss);
+
+void hak_ss_refreeze(hak_superslab *ss) {
+  if (ss->slabs_live == 0) freeze(ss);
+}
+
 static void freeze(hak_superslab *ss) {
   int64_t sum = 0;
   for (uint32_t i = 0; i < ss->nslabs; i++)
@@ -91,6 +102,42 @@ void hak_slab_orphan(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, h
     hak_orphan_push(cs, s);
   }
   live_dec(ss);
+}
+
+void hak_slab_alias(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s) {
+  if (s->orphaned) {
+    hak_orphan_remove(cs, s);
+    set_orphaned(ss, s, false);
+  } else {
+    /* Its live owner is parked outside the allocator: its queues are ours
+     * to change for the moment (internal.h). */
+    hak_tcache *tc = atomic_load_explicit(&s->owner_tc, memory_order_relaxed);
+    hak_class_cache *cc = &tc->cls[ss->class_idx];
+    if (s->queue == HAK_Q_CURRENT) {
+      cc->slab = &a->empty_slab;
+      cc->ss = NULL;
+      s->queue = HAK_Q_NONE;
+    } else {
+      hak_queue_remove(cc, s);
+    }
+    cc->nslabs--;
+    live_dec(ss);
+  }
+  s->free_list = NULL;
+  s->carved = 0;
+  s->next = s->prev = NULL;
+  atomic_store_explicit(&s->owner_tc, NULL, memory_order_relaxed);
+  atomic_store_explicit(&s->owner_tid, HAK_TID_ALIAS, memory_order_release);
+  ss->slabs_alias++;
+}
+
+void hak_slab_unalias(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s) {
+  (void)a;
+  HAK_ASSERT(atomic_load_explicit(&s->used, memory_order_relaxed) == 0);
+  ss->slabs_alias--;
+  atomic_store_explicit(&s->owner_tid, HAK_TID_NONE, memory_order_release);
+  ss->free_slabs++;
+  hak_ss_sync_lists(cs, ss, false);
 }
 
 void hak_slab_release_empty(hak_allocator *a, hak_tcache *tc, hak_class_cache *cc,

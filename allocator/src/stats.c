@@ -42,6 +42,7 @@ void hak_get_stats(hak_allocator *a, hak_stats *out) {
   pthread_mutex_unlock(&a->map_lock);
 #define HAK_GET_G(name, desc) out->name = atomic_load_explicit(&a->g.name, memory_order_relaxed);
   HAK_GLOBAL_STAT_FIELDS(HAK_GET_G)
+  HAK_MAP_STAT_FIELDS(HAK_GET_G)
 #undef HAK_GET_G
   out->frees_remote += out->frees_after_exit;
 }

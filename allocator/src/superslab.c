@@ -8,6 +8,9 @@
  * up so that power-of-two blocks are naturally aligned. Blocks are carved
  * lazily (bump pointer), so untouched pages stay unbacked.
  *
+ * Under compaction=mesh the mapping comes from the instance's memfd
+ * (backing.c) instead of anonymous memory; nothing else differs.
+ *
  * Invariants: ss->id values are sequential in mapping order; the class
  * list is in mapping order; a mapped SuperSlab is in the registry;
  * free_slabs + slabs_orphaned + slabs_live == nslabs (class lock).
@@ -122,7 +125,9 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
    * (different class locks) must not both pass a check-then-add. */
   uint64_t live = atomic_load_explicit(&a->ss_live, memory_order_relaxed);
   do {
-    uint64_t extra = atomic_load_explicit(&a->extra_maps, memory_order_relaxed);
+    /* Mappings the caller declared, and the splits meshes made. */
+    uint64_t extra = atomic_load_explicit(&a->extra_maps, memory_order_relaxed) +
+                     atomic_load_explicit(&a->ss_split, memory_order_relaxed);
     if (limit && live + extra >= limit) {
       hak_log_oom_once(a, ENOMEM);
       errno = ENOMEM;
@@ -131,9 +136,9 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   } while (!atomic_compare_exchange_weak_explicit(&a->ss_live, &live, live + 1,
                                                   memory_order_relaxed, memory_order_relaxed));
   uint64_t now = live + 1;
-  void *base;
-  size_t len;
-  hak_superslab *ss = hak_os_map_aligned(a, a->ss_size, a->ss_size, &base, &len);
+  uint64_t file_off = 0;
+  hak_superslab *ss = hak_backing_on(a) ? hak_backing_map_ss(a, &file_off)
+                                        : hak_os_map_aligned(a, a->ss_size, a->ss_size, NULL, NULL);
   if (!ss) {
     int e = errno ? errno : ENOMEM;
     atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
@@ -142,10 +147,12 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
     return NULL;
   }
   layout(a, ss, class_idx);
+  ss->file_off = file_off;
   pthread_mutex_lock(&a->map_lock);
   if (hak_registry_set(a, (uintptr_t)ss, true) != 0) {
     pthread_mutex_unlock(&a->map_lock);
-    hak_os_unmap(a, ss, a->ss_size);
+    if (hak_backing_on(a)) hak_backing_unmap_ss(a, ss, file_off, 1, true);
+    else hak_os_unmap(a, ss, a->ss_size);
     atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
     hak_log_oom_once(a, ENOMEM);
     errno = ENOMEM;
@@ -157,6 +164,7 @@ hak_superslab *hak_ss_map(hak_allocator *a, uint32_t class_idx, hak_tcache *tc) 
   hak_gstat_add(&a->g.ss_allocated, 1);
   hak_gstat_add(&a->g.ss_live, 1);
   hak_gstat_max(&a->g.ss_peak, now);
+  hak_ss_mappings_add(a, 1);
   uint64_t bytes = atomic_fetch_add_explicit(&a->g.bytes_mapped, a->ss_size,
                                              memory_order_relaxed) + a->ss_size;
   hak_gstat_max(&a->g.bytes_mapped_peak, bytes);
@@ -189,7 +197,13 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   pthread_mutex_lock(&a->map_lock);
   hak_registry_set(a, (uintptr_t)ss, false);
   pthread_mutex_unlock(&a->map_lock);
-  hak_os_unmap(a, ss, a->ss_size);
+  /* Only teardown unmaps a SuperSlab that a mesh split (trim keeps them). */
+  uint32_t vmas = hak_ss_vmas(a, ss);
+  hak_ss_mesh_put(a, ss);
+  if (hak_backing_on(a)) hak_backing_unmap_ss(a, ss, ss->file_off, vmas, !a->closing);
+  else hak_os_unmap(a, ss, a->ss_size);
+  hak_ss_mappings_add(a, -(int64_t)vmas);
+  atomic_fetch_sub_explicit(&a->ss_split, vmas - 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.ss_live, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&a->g.bytes_mapped, a->ss_size, memory_order_relaxed);
@@ -224,9 +238,14 @@ void hak_ss_fill_info(const hak_allocator *a, const hak_superslab *ss, hak_ss_in
   out->slabs_free = ss->free_slabs;
   out->slabs_orphaned = ss->slabs_orphaned;
   out->slabs_owned = ss->slabs_live;
+  out->slabs_alias = ss->slabs_alias;
   for (uint32_t i = 0; i < ss->nslabs; i++)
     out->remote_pending +=
         hak_remote_count(atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed));
+  /* A primary's `used` counts its aliases' blocks, which count where they
+   * are addressed (the aliases' own `used`). */
+  hak_ss_mesh *m = atomic_load_explicit(&((hak_superslab *)ss)->mesh, memory_order_relaxed);
   for (uint32_t i = 0; per_slab && i < ss->nslabs; i++)
-    out->used_blocks += atomic_load_explicit(&ss->slabs[i].used, memory_order_relaxed);
+    out->used_blocks += atomic_load_explicit(&ss->slabs[i].used, memory_order_relaxed) -
+                        (m ? m->slab[i].alias_blocks : 0);
 }

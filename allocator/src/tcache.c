@@ -20,8 +20,6 @@
 
 #include "internal.h"
 
-#define HAK_META_CHUNK (64u * 1024u)
-
 _Thread_local hak_tls_last hak_tl_last;
 
 bool hak_tid_alive(const hak_allocator *a, uint32_t tid) {

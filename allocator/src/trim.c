@@ -7,6 +7,9 @@
  *      thread holds a slab of it in its queues or calls it home;
  *   3. beyond the empty reserve: the first empty_reserve empty, uncached
  *      SuperSlabs of each class (the newest) stay mapped (skipped: reserve).
+ * Under compaction=mesh, an empty SuperSlab is also kept while a slab of
+ * it is merged into another (its range shows the other's pages) or holds
+ * the live blocks of slabs merged into it (skipped: meshed; alias.c).
  * The decision trusts total_active_blocks, as HAKMEM does: with the seed's
  * accounting bug, condition 1 never holds once a block was freed remotely.
  * A pass also returns the large-object cache's idle mappings (large.c).
@@ -65,6 +68,8 @@ uint32_t hak_trim(hak_allocator *a, hak_trim_report *out, uint32_t *ids, size_t 
       r.scanned++;
       if (hak_ss_active(ss) != 0) {
         r.skipped_nonempty++;
+      } else if (hak_ss_meshed(ss)) {
+        r.skipped_meshed++;
       } else if (ss->slabs_live != 0 || ss->home_refs != 0) {
         r.skipped_cached++;
       } else if (kept < a->cfg.empty_reserve) {

@@ -233,7 +233,7 @@ static void expect_abort(abort_case which, const char *fn, const char *what) {
   const char *logged = nl + 1;
   /* A debug build checks every free in full (strict_free): what the
    * default build finds at the later malloc it finds at the free. */
-  char want[160], strict[160];
+  char want[700], strict[700]; /* buf is up to 511 bytes */
   snprintf(want, sizeof want, "[hakmem] %s(): %s: %s (block of ", fn, what, buf);
   snprintf(strict, sizeof strict, "[hakmem] free(): double free: %s (block of ", buf);
   bool ok = strncmp(logged, want, strlen(want)) == 0 ||

@@ -43,6 +43,9 @@ static const struct {
     {"lg20", "ss_lg=20"},
     {"reuse", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1"},
     {"adopt", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1 orphan_policy=adopt"},
+    {"mesh", "remote_accounting=push idle_trim_ms=100 trim_ss=1 compaction=mesh slot_order=random"},
+    {"mesh-adopt", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1 orphan_policy=adopt "
+                   "compaction=mesh slot_order=random"},
 };
 
 /* "name=value ..." of every option (but preset) where a differs from b. */
@@ -139,10 +142,12 @@ static void test_options_presets_stay_in_their_columns(void **state) {
    * control returns to the preset's value. */
   static const char *const others[] = {"slab_lg=15", "empty_reserve=3", "ss_map_limit=9",
                                        "flush_on_exit=1", "size_classes=16,32,48",
-                                       "on_bad_free=count", "large_cache_mb=0", NULL};
+                                       "on_bad_free=count", "large_cache_mb=0", "slot_seed=77",
+                                       NULL};
   static const char *const controlled[] = {"refill=reuse", "remote_accounting=drain",
                                            "idle_trim_ms=7", "trim_ss=1", "ss_lg=22",
-                                           "orphan_policy=adopt", NULL};
+                                           "orphan_policy=adopt", "compaction=mesh",
+                                           "slot_order=random", NULL};
   for (int p = 0; p < HAK_PRESET_COUNT; p++) {
     hak_config c, row, want;
     char err[256], got[512];
@@ -179,12 +184,15 @@ static void test_options_enum_names_round_trip(void **state) {
       assert_int_equal(hak_config_set_kv(&c, kv, err, sizeof err), 0);
       assert_string_equal(hak_config_value_str(&c, (hak_option_id)i, buf, sizeof buf), names[v]);
       json_t *j = hak_config_to_json(&c);
-      assert_string_equal(json_string_value(json_object_get(j, hak_option_name((hak_option_id)i))),
-                          names[v]);
+      json_t *shown = json_object_get(j, hak_option_name((hak_option_id)i));
+      /* An option added after run.json version 1 is left out at its default. */
+      if (hak_option_after_v1((hak_option_id)i) && v == 0) assert_null(shown);
+      else assert_string_equal(json_string_value(shown), names[v]);
       json_decref(j);
     }
   }
-  assert_int_equal(enums, 5); /* preset, refill, remote_accounting, orphan_policy, on_bad_free */
+  /* preset, refill, remote_accounting, orphan_policy, on_bad_free, compaction, slot_order */
+  assert_int_equal(enums, 7);
   hak_config c;
   hak_config_default(&c);
   char err[256];
@@ -202,8 +210,13 @@ static void test_options_enum_names_round_trip(void **state) {
       {"orphan_policy=adopt", &c.orphan_policy, HAK_ORPHAN_ADOPT},
       {"on_bad_free=abort", &c.on_bad_free, HAK_BADFREE_ABORT},
       {"on_bad_free=count", &c.on_bad_free, HAK_BADFREE_COUNT},
+      {"compaction=none", &c.compaction, HAK_COMPACTION_NONE},
+      {"compaction=mesh", &c.compaction, HAK_COMPACTION_MESH},
+      {"slot_order=bump", &c.slot_order, HAK_SLOT_BUMP},
+      {"slot_order=random", &c.slot_order, HAK_SLOT_RANDOM},
       {"preset=seed-buggy", &c.preset, HAK_PRESET_seed_buggy},
       {"preset=adopt", &c.preset, HAK_PRESET_adopt},
+      {"preset=mesh-adopt", &c.preset, HAK_PRESET_mesh_adopt},
   };
   for (size_t k = 0; k < sizeof consts / sizeof *consts; k++) {
     assert_int_equal(hak_config_set_kv(&c, consts[k].kv, err, sizeof err), 0);
@@ -248,7 +261,7 @@ static void test_options_set_and_errors(void **state) {
       {"refill=steal", "refill (one of: fresh, reuse): bad value 'steal'"},
       {"orphan_policy=", "orphan-policy (one of: leave, adopt): bad value ''"},
       {"preset=nope", "preset: unknown preset 'nope' (one of: none, seed-buggy, fix-a, fix-b, "
-                      "phase1, lg20, reuse, adopt)"},
+                      "phase1, lg20, reuse, adopt, mesh, mesh-adopt)"},
       {"novalue", "expected name=value, got 'novalue'"},
       {"=3", "expected name=value, got '=3'"},
   };
@@ -346,7 +359,9 @@ static void test_options_label(void **state) {
                                     "idle_trim_ms=3599999", "trim_ss=1", "ss_lg=22",
                                     "slab_lg=18", "empty_reserve=999999", "orphan_policy=adopt",
                                     "ss_map_limit=4294967295", "flush_on_exit=1",
-                                    "on_bad_free=count", "large_cache_mb=65535", NULL};
+                                    "on_bad_free=count", "large_cache_mb=65535",
+                                    "compaction=mesh", "slot_order=random",
+                                    "slot_seed=4294967295", NULL};
   for (const char *const *s = all; *s; s++) assert_int_equal(hak_config_set_kv(&c, *s, err, sizeof err), 0);
   snprintf(c.size_classes_buf, sizeof c.size_classes_buf, "%s", classes);
   c.size_classes = c.size_classes_buf;
@@ -505,16 +520,18 @@ static void test_options_listing(void **state) {
    * value there. */
   text = hak_options_listing(HAK_LIST_PRESETS);
   assert_non_null(strstr(text, "| preset | refill | remote_accounting | idle_trim_ms | trim_ss | ss_lg | "
-                               "orphan_policy | models |\n"));
-  assert_non_null(strstr(text, "| `lg20` | `fresh` | `none` | 0 | 0 | 20 | `leave` | "));
+                               "orphan_policy | compaction | slot_order | models |\n"));
+  assert_non_null(strstr(text, "| `lg20` | `fresh` | `none` | 0 | 0 | 20 | `leave` | `none` | `bump` | "));
+  assert_non_null(strstr(text, "| `mesh` | `fresh` | `push` | 100 | 1 | 21 | `leave` | `mesh` | `random` | "));
   free(text);
   assert_null(hak_options_listing((hak_list_format)99));
 }
 
 /* docs/run.schema.json describes run.json's config from this table: every
- * option is there and required, each enum lists the table's names in its
- * order (the preset list among them), and the bounds it states are the
- * ones the parser applies. */
+ * option is there, required unless it came after version 1 (then with the
+ * table's default: run.json leaves it out there), each enum lists the
+ * table's names in its order (the preset list among them), and the bounds
+ * it states are the ones the parser applies. */
 static void test_options_run_schema_matches_table(void **state) {
   (void)state;
   json_error_t e;
@@ -531,7 +548,19 @@ static void test_options_run_schema_matches_table(void **state) {
     size_t k;
     json_t *r;
     json_array_foreach(required, k, r) found |= !strcmp(json_string_value(r), name);
-    if (!found) fail_msg("run.schema.json: config.%s not required", name);
+    if (hak_option_after_v1((hak_option_id)i)) {
+      hak_config def;
+      char want[300], have[300];
+      hak_config_default(&def);
+      hak_config_value_str(&def, (hak_option_id)i, want, sizeof want);
+      json_t *d = json_object_get(p, "default");
+      if (json_is_string(d)) snprintf(have, sizeof have, "%s", json_string_value(d));
+      else snprintf(have, sizeof have, "%lld", (long long)json_integer_value(d));
+      if (found) fail_msg("run.schema.json: config.%s came after version 1: not required", name);
+      if (!d || strcmp(have, want)) fail_msg("run.schema.json: config.%s default is not %s", name, want);
+    } else if (!found) {
+      fail_msg("run.schema.json: config.%s not required", name);
+    }
     const char *const *values = hak_option_values((hak_option_id)i);
     json_t *en = json_object_get(p, "enum");
     if (values) {
@@ -589,6 +618,20 @@ static void test_options_json(void **state) {
                       "\"on_bad_free\":\"abort\",\"large_cache_mb\":64}");
   free(text);
   json_decref(j);
+  /* Options added after run.json version 1: only when away from their default. */
+  char err[256];
+  assert_int_equal(hak_config_set_kv(&c, "compaction=mesh", err, sizeof err), 0);
+  assert_int_equal(hak_config_set_kv(&c, "slot_order=random", err, sizeof err), 0);
+  j = hak_config_to_json(&c);
+  assert_string_equal(json_string_value(json_object_get(j, "compaction")), "mesh");
+  assert_string_equal(json_string_value(json_object_get(j, "slot_order")), "random");
+  assert_null(json_object_get(j, "slot_seed"));
+  json_decref(j);
+  assert_int_equal(hak_config_set_kv(&c, "slot_seed=9", err, sizeof err), 0);
+  j = hak_config_to_json(&c);
+  assert_int_equal(json_integer_value(json_object_get(j, "slot_seed")), 9);
+  json_decref(j);
+  hak_config_apply_preset(&c, "adopt");
   json_t *table = hak_options_table_json();
   assert_int_equal(json_array_size(table), HAK_OPT_COUNT);
   json_t *row = json_array_get(table, HAK_OPT_ss_lg);

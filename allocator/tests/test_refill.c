@@ -1,12 +1,14 @@
 /* test_refill.c: where a new thread gets its slabs, with exact SuperSlab
  * counts: fresh maps one SuperSlab per class it touches, reuse takes free
- * slabs of existing SuperSlabs, adopt takes over a dead thread's slab. */
+ * slabs of existing SuperSlabs, adopt takes over a dead thread's slab; and
+ * the order in which a slab's blocks are carved (slot_order). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -148,6 +150,62 @@ static void test_refill_fresh_reuses_wholly_empty_superslab(void **state) {
   hak_destroy(a);
 }
 
+/* The offsets (from the SuperSlab's base) of the first n blocks of size
+ * bytes a fresh instance hands out, and the slab each lies in. */
+static void first_offsets(const char *const *settings, size_t size, uint32_t n, uint32_t *off,
+                          uint32_t *slab) {
+  hak_allocator *a = make_alloc(settings, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    void *p = hak_malloc(a, size);
+    assert_non_null(p);
+    hak_ss_info info = ss_info(a, p);
+    off[i] = (uint32_t)((uintptr_t)p - info.base);
+    slab[i] = slab_index(a, p);
+  }
+  hak_destroy(a);
+}
+
+/* slot_order=random: a fresh slab's blocks come in no address order, each
+ * of them once before the slab is full (and the next slab begins), the
+ * whole slab counted touched at once; the same seed gives the same order,
+ * another seed another. bump: address order. */
+static void test_refill_slot_order_random(void **state) {
+  (void)state;
+  enum { N = 4096 }; /* 64-byte blocks: slab 0 holds 978, the others 1024 */
+  static uint32_t off[N], slab[N], again[N], other[N], bump[N], ignore[N];
+  const char *random7[] = {"slot_order=random", "slot_seed=7", NULL};
+  first_offsets(random7, 64, N, off, slab);
+  uint32_t cap0 = 0;
+  while (cap0 < N && slab[cap0] == 0) cap0++;
+  assert_int_equal(cap0, (65536 - 2944) / 64);
+  for (uint32_t i = cap0; i < cap0 + 1024; i++) assert_int_equal(slab[i], 1);
+  /* Slab 0, then slab 1: every block once. */
+  static uint8_t seen[2][1024];
+  uint32_t ascending = 0;
+  for (uint32_t i = 0; i < cap0 + 1024; i++) {
+    uint32_t s = slab[i], base = s == 0 ? 2944 : 65536;
+    uint32_t k = (off[i] - base) / 64;
+    assert_int_equal((off[i] - base) % 64, 0);
+    assert_true(k < (s == 0 ? cap0 : 1024));
+    assert_int_equal(seen[s][k]++, 0);
+    if (i && slab[i - 1] == s && off[i] == off[i - 1] + 64) ascending++;
+  }
+  assert_true(ascending < 16); /* not address order */
+  first_offsets(random7, 64, N, again, ignore);
+  assert_memory_equal(off, again, sizeof off);
+  first_offsets((const char *[]){"slot_order=random", "slot_seed=8", NULL}, 64, N, other, ignore);
+  assert_memory_not_equal(off, other, sizeof off);
+  first_offsets(NULL, 64, N, bump, ignore);
+  for (uint32_t i = 1; i < cap0; i++) assert_int_equal(bump[i], bump[i - 1] + 64);
+
+  /* The whole slab counts as touched at its first block. */
+  hak_allocator *a = make_alloc(random7, 0);
+  void *p = hak_malloc(a, 64);
+  assert_int_equal(ss_info(a, p).touched_bytes, 2944 + (uint64_t)cap0 * 64);
+  hak_free(a, p);
+  hak_destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_refill_fresh_maps_per_class_per_thread),
@@ -155,6 +213,7 @@ int main(void) {
       cmocka_unit_test(test_refill_adopt_takes_dead_threads_slab),
       cmocka_unit_test(test_refill_reuse_without_adopt_leaves_orphans),
       cmocka_unit_test(test_refill_fresh_reuses_wholly_empty_superslab),
+      cmocka_unit_test(test_refill_slot_order_random),
   };
   return cmocka_run_group_tests_name("allocator.refill", tests, NULL, NULL);
 }

@@ -418,7 +418,7 @@ static void census_visit(void *ctx, const hak_ss_info *ss) {
   if (ss->used_blocks > ss->capacity)
     census_bad(c, "ss %u used_blocks %llu > capacity %u", ss->id,
                (unsigned long long)ss->used_blocks, ss->capacity);
-  if (ss->slabs_owned + ss->slabs_orphaned + ss->slabs_free != ss->nslabs)
+  if (ss->slabs_owned + ss->slabs_orphaned + ss->slabs_free + ss->slabs_alias != ss->nslabs)
     census_bad(c, "ss %u slab states do not add up to %u", ss->id, ss->nslabs);
   if (c->no_threads && (ss->cached_by || ss->slabs_owned || ss->owner_alive))
     census_bad(c, "ss %u: cached_by %u, %u slabs owned, owner alive %d with no thread left",
@@ -495,6 +495,8 @@ static void finish(stress_env *e, blk *live, size_t n) {
   check_quiescent(e, NULL, 0, 0);
   hak_stats st;
   hak_get_stats(a, &st);
+  /* No block live: no merged slab left, one mapping per SuperSlab. */
+  assert_int_equal(st.ss_mappings, st.ss_live);
   if (e->acct == HAK_ACCT_PUSH) {
     /* Exact accounting: with no block live and no thread left, every
      * SuperSlab was empty and uncached. */
@@ -802,6 +804,122 @@ static void run_larson(const variant *v) {
   env_close(&e);
 }
 
+/* ----------------------------------------------------------- mesh */
+
+/* compaction=mesh: MESH_THREADS workers churn blocks of 64..1024 bytes in
+ * MESH_THREADS arrays; each array is cut into as many stripes, and in phase
+ * p worker w takes stripe (w + p) % MESH_THREADS of every array, so the
+ * blocks it frees were mostly allocated by another worker (remote frees)
+ * or by itself (local). A phase refills every empty entry, then frees 96%
+ * of the stripe's blocks: the slabs are left sparse, at offsets the
+ * random slot order scatters. The workers then park on a barrier and the
+ * main thread checks everything against its ground truth, runs hak_mesh
+ * (no worker is inside the allocator) and checks again: every live block
+ * intact, wherever its slab went. After the last phase the workers exit
+ * with live blocks (orphans) and one more pass runs before the end. */
+#define MESH_THREADS 4
+#define MESH_ENTRIES 1024 /* per array */
+
+typedef struct mesh_ctx {
+  stress_env *e;
+  uint32_t phases;
+  pthread_barrier_t park, resume;
+  blk arr[MESH_THREADS][MESH_ENTRIES];
+} mesh_ctx;
+
+typedef struct mesh_arg {
+  mesh_ctx *cx;
+  uint32_t idx;
+} mesh_arg;
+
+static void *mesh_worker(void *p) {
+  mesh_arg *arg = p;
+  mesh_ctx *cx = arg->cx;
+  hak_allocator *a = cx->e->a;
+  uint64_t serial = new_serial(cx->e), seq = 0;
+  uint64_t rng = 0x9E3779B97F4A7C15ULL * (arg->idx + 11);
+  for (uint32_t ph = 0; ph < cx->phases; ph++) {
+    uint32_t stripe = (arg->idx + ph) % MESH_THREADS;
+    for (int step = 0; step < 2; step++)
+      for (uint32_t j = 0; j < MESH_THREADS; j++)
+        for (uint32_t k = stripe; k < MESH_ENTRIES; k += MESH_THREADS) {
+          blk *b = &cx->arr[j][k];
+          if (step == 0 && !b->p) blk_alloc(a, b, 64 + (uint32_t)(rng_next(&rng) % 961), serial | ++seq);
+          else if (step == 1 && b->p && rng_next(&rng) % 100 < 96) blk_free(a, b);
+        }
+    pthread_barrier_wait(&cx->park);
+    pthread_barrier_wait(&cx->resume);
+  }
+  return NULL; /* with live blocks: their slabs are orphaned */
+}
+
+static size_t mesh_collect(mesh_ctx *cx) {
+  size_t n = 0;
+  for (int j = 0; j < MESH_THREADS; j++)
+    for (int k = 0; k < MESH_ENTRIES; k++)
+      if (cx->arr[j][k].p) cx->e->scratch[n++] = cx->arr[j][k];
+  return n;
+}
+
+/* Main thread, workers parked or gone: a pass between two full checks. */
+static void mesh_point(mesh_ctx *cx, uint64_t live_threads, hak_mesh_report *sum) {
+  size_t n = mesh_collect(cx);
+  check_quiescent(cx->e, cx->e->scratch, n, live_threads);
+  hak_mesh_report r;
+  assert_int_equal(hak_mesh(cx->e->a, &r), 0);
+  sum->meshes += r.meshes;
+  sum->moved_blocks += r.moved_blocks;
+  sum->released_bytes += r.released_bytes;
+  sum->candidates += r.candidates;
+  check_quiescent(cx->e, cx->e->scratch, n, live_threads);
+}
+
+static void run_mesh(const variant *v) {
+  static mesh_ctx ctx;
+  static stress_env e;
+  mesh_ctx *cx = &ctx;
+  memset(cx, 0, sizeof *cx);
+  env_open(&e, v, MESH_THREADS * MESH_ENTRIES, 1u << 16);
+  cx->e = &e;
+  cx->phases = scaled(16, 4);
+  pthread_barrier_init(&cx->park, NULL, MESH_THREADS + 1);
+  pthread_barrier_init(&cx->resume, NULL, MESH_THREADS + 1);
+  mesh_arg args[MESH_THREADS];
+  pthread_t th[MESH_THREADS];
+  for (uint32_t i = 0; i < MESH_THREADS; i++) {
+    args[i] = (mesh_arg){cx, i};
+    spawn(&e, (int)i, mesh_worker, &args[i], &th[i]);
+  }
+  hak_mesh_report sum = {0};
+  for (uint32_t ph = 0; ph < cx->phases; ph++) {
+    pthread_barrier_wait(&cx->park);
+    bool ok = atomic_load(&fails.count) == 0;
+    if (ok) mesh_point(cx, MESH_THREADS, &sum);
+    pthread_barrier_wait(&cx->resume);
+    if (!ok) break;
+  }
+  for (int i = 0; i < MESH_THREADS; i++) pthread_join(th[i], NULL);
+  assert_no_failures();
+  mesh_point(cx, 0, &sum); /* orphans now */
+  hak_stats st;
+  hak_get_stats(e.a, &st);
+  print_message("%u phases: %u meshes of %u candidates, %llu blocks moved, %llu bytes released, "
+                "%llu unmeshes, peak %llu SuperSlab mappings for %llu SuperSlabs\n",
+                cx->phases, sum.meshes, sum.candidates, (unsigned long long)sum.moved_blocks,
+                (unsigned long long)sum.released_bytes, (unsigned long long)st.unmeshes,
+                (unsigned long long)st.peak_ss_mappings, (unsigned long long)st.ss_peak);
+  assert_true(sum.meshes > 0);
+  assert_true(st.unmeshes > 0);
+  assert_true(st.frees_remote > 0 && st.frees_local > 0);
+  assert_int_equal(st.meshes, sum.meshes);
+  finish(&e, e.scratch, mesh_collect(cx));
+  hak_get_stats(e.a, &st);
+  assert_int_equal(st.unmeshes, st.meshes); /* every merged slab's range is its own again */
+  pthread_barrier_destroy(&cx->park);
+  pthread_barrier_destroy(&cx->resume);
+  env_close(&e);
+}
+
 /* --------------------------------------------------------- variants */
 
 /* Every variant sets empty_reserve=0, so the final trim keeps nothing. */
@@ -836,6 +954,25 @@ static const variant larson_trim_thread_push_leave =
     V_TRIM("ss_lg=20", "remote_accounting=push", "refill=fresh", "orphan_policy=leave");
 static const variant larson_trim_thread_drain_adopt =
     V_TRIM("ss_lg=20", "remote_accounting=drain", "refill=fresh", "orphan_policy=adopt");
+
+/* Meshing: phase1 and adopt with meshing, as the presets mesh and
+ * mesh-adopt; drain accounting; bump slot order; the trim thread racing
+ * the workers between passes. */
+static const variant mesh_push_fresh_leave =
+    V("remote_accounting=push", "refill=fresh", "orphan_policy=leave", "compaction=mesh",
+      "slot_order=random");
+static const variant mesh_push_reuse_adopt =
+    V("remote_accounting=push", "refill=reuse", "orphan_policy=adopt", "compaction=mesh",
+      "slot_order=random");
+static const variant mesh_drain_reuse_adopt =
+    V("remote_accounting=drain", "refill=reuse", "orphan_policy=adopt", "compaction=mesh",
+      "slot_order=random");
+static const variant mesh_push_fresh_leave_bump =
+    V("remote_accounting=push", "refill=fresh", "orphan_policy=leave", "compaction=mesh",
+      "slot_order=bump");
+static const variant mesh_trim_thread_push_adopt =
+    V_TRIM("remote_accounting=push", "refill=reuse", "orphan_policy=adopt", "compaction=mesh",
+           "slot_order=random");
 
 /* ------------------------------------------------------------ tests */
 
@@ -892,6 +1029,11 @@ STRESS_TEST(larson_none_fresh_leave, run_larson, larson_none_fresh_leave)
 STRESS_TEST(larson_trim_thread_push_adopt, run_larson, larson_trim_thread_push_adopt)
 STRESS_TEST(larson_trim_thread_push_leave, run_larson, larson_trim_thread_push_leave)
 STRESS_TEST(larson_trim_thread_drain_adopt, run_larson, larson_trim_thread_drain_adopt)
+STRESS_TEST(mesh_push_fresh_leave, run_mesh, mesh_push_fresh_leave)
+STRESS_TEST(mesh_push_reuse_adopt, run_mesh, mesh_push_reuse_adopt)
+STRESS_TEST(mesh_drain_reuse_adopt, run_mesh, mesh_drain_reuse_adopt)
+STRESS_TEST(mesh_push_fresh_leave_bump, run_mesh, mesh_push_fresh_leave_bump)
+STRESS_TEST(mesh_trim_thread_push_adopt, run_mesh, mesh_trim_thread_push_adopt)
 
 /* Eight threads make the process's first large allocations at once: under
  * TSan this catches unsynchronised one-time setup on the large path. Runs
@@ -966,6 +1108,11 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_stress_larson_trim_thread_push_adopt),
       cmocka_unit_test(test_stress_larson_trim_thread_push_leave),
       cmocka_unit_test(test_stress_larson_trim_thread_drain_adopt),
+      cmocka_unit_test(test_stress_mesh_push_fresh_leave),
+      cmocka_unit_test(test_stress_mesh_push_reuse_adopt),
+      cmocka_unit_test(test_stress_mesh_drain_reuse_adopt),
+      cmocka_unit_test(test_stress_mesh_push_fresh_leave_bump),
+      cmocka_unit_test(test_stress_mesh_trim_thread_push_adopt),
   };
   return cmocka_run_group_tests_name("allocator.stress", tests, group_setup, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -74,6 +75,49 @@ long proc_map_count(void) {
     if (c == '\n') n++;
   fclose(f);
   return n;
+}
+
+/* Calls fn for every line of /proc/self/maps, with its range and perms. */
+static void each_map(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms),
+                     void *ctx) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    char perms[5];
+    if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3) fn(ctx, lo, hi, perms);
+  }
+  fclose(f);
+}
+
+typedef struct {
+  uintptr_t lo, hi;
+  uint32_t n;
+  char perms[5];
+} map_query;
+
+static void count_within(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms) {
+  map_query *q = ctx;
+  (void)perms;
+  q->n += lo < q->hi && hi > q->lo;
+}
+
+uint32_t proc_maps_within(uintptr_t base, size_t len) {
+  map_query q = {base, base + len, 0, ""};
+  each_map(count_within, &q);
+  return q.n;
+}
+
+static void perms_at(void *ctx, uintptr_t lo, uintptr_t hi, const char *perms) {
+  map_query *q = ctx;
+  if (q->lo >= lo && q->lo < hi) snprintf(q->perms, sizeof q->perms, "%s", perms);
+}
+
+void proc_maps_perms(uintptr_t addr, char perms[5]) {
+  map_query q = {addr, addr + 1, 0, ""};
+  each_map(perms_at, &q);
+  memcpy(perms, q.perms, 5);
 }
 
 uint32_t slab_capacity(hak_allocator *a, const void *block) {

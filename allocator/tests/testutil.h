@@ -37,6 +37,13 @@ uint32_t ss_count(hak_allocator *a);
 /* Lines of /proc/self/maps: the process's mappings. */
 long proc_map_count(void);
 
+/* Lines of /proc/self/maps that intersect [base, base + len): the kernel
+ * mappings that range is split into. */
+uint32_t proc_maps_within(uintptr_t base, size_t len);
+
+/* The permissions of the mapping holding addr ("rw-p", "rw-s"), "" if none. */
+void proc_maps_perms(uintptr_t addr, char perms[5]);
+
 
 
 /* Capacity and index of the slab holding block (white-box). */

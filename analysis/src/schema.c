@@ -36,9 +36,11 @@ static int type_is(const json_t *v, const char *t) {
   return 0;
 }
 
+/* "default" is an annotation (an option's value when a run omits it):
+ * accepted, never checked. */
 static const char *const known_keywords[] = {
-    "$schema", "$id", "title", "description", "$defs", "$ref", "type", "enum", "minimum",
-    "maximum", "pattern", "required", "properties", "items", "minItems", "maxItems"};
+    "$schema", "$id", "title", "description", "default", "$defs", "$ref", "type", "enum",
+    "minimum", "maximum", "pattern", "required", "properties", "items", "minItems", "maxItems"};
 
 typedef struct walk {
   const json_t *root; /* the schema, for $ref */

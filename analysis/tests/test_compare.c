@@ -169,7 +169,7 @@ static void test_compare_default_variants(void **state) {
   char *out, *err;
   int rc = compare(args, &out, &err);
   if (rc != 0) fail_msg("exit %d: %s", rc, err);
-  assert_non_null(strstr(out, "| metric | seed-buggy | fix-a | fix-b | phase1 | lg20 | reuse | adopt |\n"));
+  assert_non_null(strstr(out, "| metric | seed-buggy | fix-a | fix-b | phase1 | lg20 | reuse | adopt | mesh | mesh-adopt |\n"));
   free(out);
   free(err);
   ha_test_rmdir(dir);
