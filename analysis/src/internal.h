@@ -36,6 +36,9 @@ void ha_fmt_bytes(char *buf, size_t n, double bytes);
 #define HA_VARIANT_MAX 512
 void ha_run_names(const json_t *run, char *trace, size_t tn, char *variant, size_t vn);
 const char *ha_basename(const char *path);
+/* The run replayed glibc, jemalloc, mimalloc or tcmalloc (config.allocator):
+ * no SuperSlab fields. */
+bool ha_run_is_external(const json_t *run);
 /* dir/name into buf; HA_ERR_INPUT when too long. */
 int ha_join(char *buf, size_t n, const char *dir, const char *name, ha_err *err);
 /* mkdir -p of one directory and its parents. */
@@ -102,6 +105,8 @@ typedef struct ha_plotinfo {
   int nss;            /* SuperSlab rows of the per-SuperSlab heat map */
   int ss_per_row;     /* SuperSlab ids per row there */
   int has_ssdetail;
+  int has_resident;   /* a sample has resident_bytes: resident.dat */
+  int resident_nodata;
   long events_dropped;
 } ha_plotinfo;
 

@@ -257,13 +257,14 @@ static json_t *summary_json(ext *e, json_t *oom) {
   for (uint32_t i = 0; e->any_self && i < x->nself; i++)
     json_object_set_new(self, x->self_names[i], json_integer((json_int_t)e->last_self[i]));
   json_t *o = json_pack(
-      "{sI sI sI sI sI sf so sI sI sI sf}", "events", (json_int_t)x->events_done,
+      "{sI sI sI sI sI sf so sI sI sI sI sf}", "events", (json_int_t)x->events_done,
       "threads_started", (json_int_t)x->threads_started, "live_blocks_end",
       (json_int_t)x->live_blocks_end, "frees_local", (json_int_t)x->frees_local, "frees_remote",
       (json_int_t)x->frees_remote, "remote_ratio",
       ratio(x->frees_remote, x->frees_local + x->frees_remote), "oom", oom ? oom : json_false(),
       "peak_live_req_bytes", (json_int_t)x->peak_live_bytes, "peak_resident_bytes",
       (json_int_t)e->peak_resident, "peak_mapped_bytes", (json_int_t)e->peak_mapped,
+      "peak_live_all_bytes", (json_int_t)x->peak_live_bytes,
       "resident_utilization_end", e->rutil_last);
   json_object_set_new(o, "resident_fragmentation", hr_fragmentation_json(e->R, e->H, e->n));
   json_object_set_new(o, "events_dropped", json_integer((json_int_t)e->run->events.dropped));

@@ -479,6 +479,7 @@ typedef struct hr_sampler {
   double *Rr, *Hr;             /* all live requested bytes, resident */
   uint64_t nr, capr;
   uint64_t peak_resident, peak_mapped;
+  uint64_t peak_live_all;      /* R and large objects, at the measured samples */
   double rutil_last;
 } hr_sampler;
 
@@ -520,6 +521,7 @@ typedef struct hr_resident {
   size_t veccap;
   int64_t base_anon, base_mapped; /* at the baseline */
   double started, spent;       /* the measurement budget */
+  double last_cost;            /* seconds the last measurement took */
   uint64_t measured;
 } hr_resident;
 

@@ -22,8 +22,9 @@
  *
  * Cost: the kernel walks every mapping for both files. With tens of
  * thousands of mappings (seed-buggy's SuperSlabs) one measurement takes
- * 0.1-0.2 s, so measurements are rationed: one is skipped while the time
- * spent measuring exceeds HR_RESIDENT_BUDGET of the run's time so far.
+ * 0.1-0.2 s, so such measurements are rationed: while the last one took
+ * more than HR_RESIDENT_CHEAP, one is skipped as long as the time spent
+ * measuring exceeds HR_RESIDENT_BUDGET of the run's time so far.
  * The first and the last sample are always measured.
  *
  * Nothing here calls malloc: the child runs it under the measured
@@ -40,6 +41,7 @@
 #include "internal.h"
 
 #define HR_RESIDENT_BUDGET 0.10
+#define HR_RESIDENT_CHEAP 0.001 /* seconds: a measurement this cheap is always made */
 
 void *hr_shared_map(size_t size) {
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -178,7 +180,7 @@ int hr_resident_baseline(hr_resident *r) {
 }
 
 bool hr_resident_due(const hr_resident *r, bool force) {
-  if (force || r->measured == 0) return true;
+  if (force || r->measured == 0 || r->last_cost < HR_RESIDENT_CHEAP) return true;
   return r->spent <= HR_RESIDENT_BUDGET * (hr_now() - r->started);
 }
 
@@ -186,7 +188,8 @@ int hr_resident_measure(hr_resident *r, uint64_t *resident, uint64_t *mapped) {
   double t0 = hr_now();
   int64_t anon, m;
   int rc = read_raw(r, &anon, &m);
-  r->spent += hr_now() - t0;
+  r->last_cost = hr_now() - t0;
+  r->spent += r->last_cost;
   if (rc) return -1;
   r->measured++;
   anon -= r->base_anon;

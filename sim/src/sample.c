@@ -142,12 +142,13 @@ static int push_pair(double **R, double **H, uint64_t *n, uint64_t *cap, double 
  * gets (resident.c), and what hakmem says of itself. */
 static int put_measured(hr_run *run, hr_jw *w, const hak_stats *st, int64_t touched) {
   hr_sampler *s = &run->sampler;
+  hr_truth *tr = &run->truth;
+  uint64_t live = (uint64_t)atomic_load(&tr->live_req_bytes) + (uint64_t)atomic_load(&tr->large_bytes);
+  if (live > s->peak_live_all) s->peak_live_all = live;
   uint64_t resident, mapped;
   if (!hr_resident_due(&run->resident, run->last_sample) ||
       hr_resident_measure(&run->resident, &resident, &mapped) != 0)
     return 0;
-  hr_truth *tr = &run->truth;
-  uint64_t live = (uint64_t)atomic_load(&tr->live_req_bytes) + (uint64_t)atomic_load(&tr->large_bytes);
   put_int(w, "resident_bytes", (int64_t)resident);
   put_int(w, "mapped_bytes", (int64_t)mapped);
   hr_jw_key(w, "resident_utilization");
@@ -161,6 +162,7 @@ static int put_measured(hr_run *run, hr_jw *w, const hak_stats *st, int64_t touc
   put_int(w, "touched_bytes", touched);
   hr_jw_close(w, '}');
   if (resident > s->peak_resident) s->peak_resident = resident;
+  if (live > s->peak_live_all) s->peak_live_all = live;
   if (mapped > s->peak_mapped) s->peak_mapped = mapped;
   return push_pair(&s->Rr, &s->Hr, &s->nr, &s->capr, (double)live, (double)resident);
 }
@@ -293,6 +295,7 @@ json_t *hr_summary(hr_run *run, json_t *oom_event) {
     /* --allocator hakmem: measured like every allocator, and named. */
     json_object_set_new(o, "peak_resident_bytes", json_integer((json_int_t)s->peak_resident));
     json_object_set_new(o, "peak_mapped_bytes", json_integer((json_int_t)s->peak_mapped));
+    json_object_set_new(o, "peak_live_all_bytes", json_integer((json_int_t)s->peak_live_all));
     json_object_set_new(o, "resident_utilization_end", json_real(s->rutil_last));
     json_object_set_new(o, "resident_fragmentation", hr_fragmentation_json(s->Rr, s->Hr, s->nr));
     json_t *named = json_pack("{ss ss}", "name", "hakmem", "version", HR_VERSION);

@@ -3,6 +3,7 @@
 
 #include <regex.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 static int type_is(json_t *v, const char *t) {
@@ -94,6 +95,13 @@ int schema_check(json_t *root, json_t *s, json_t *v, const char *path, char *err
         snprintf(p, sizeof p, "%s[%zu]", path, i);
         if (schema_check(root, items, item, p, err, errlen) != 0) return -1;
       }
+  }
+  json_t *cond = json_object_get(s, "if");
+  if (cond) {
+    char quiet[256];
+    bool holds = schema_check(root, cond, v, path, quiet, sizeof quiet) == 0;
+    json_t *branch = json_object_get(s, holds ? "then" : "else");
+    if (branch && schema_check(root, branch, v, path, err, errlen) != 0) return -1;
   }
   return 0;
 }

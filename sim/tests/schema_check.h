@@ -1,6 +1,7 @@
 /* schema_check.h: a small JSON Schema checker for the tests, covering the
  * keywords docs/run.schema.json uses: type, required, properties, items,
- * enum, minimum, maximum, minItems, maxItems, pattern and local $ref. */
+ * enum, minimum, maximum, minItems, maxItems, pattern, local $ref and
+ * if/then/else. */
 #ifndef HR_SCHEMA_CHECK_H
 #define HR_SCHEMA_CHECK_H
 
