@@ -162,6 +162,7 @@ typedef struct ha_variant {
   char run_path[HA_PATH_MAX];
   char dir[HA_PATH_MAX];     /* its own plots: DIR/label */
   int replay_exit;           /* 0, or 3 when the replay ran out of memory */
+  int external;              /* an allocator other than hakmem (--allocator NAME) */
   json_t *run;
 } ha_variant;
 

@@ -521,7 +521,7 @@ typedef struct hr_resident {
   size_t veccap;
   int64_t base_anon, base_mapped; /* at the baseline */
   double started, spent;       /* the measurement budget */
-  double last_cost;            /* seconds the last measurement took */
+  uint64_t vmas;               /* mappings at the last measurement */
   uint64_t measured;
 } hr_resident;
 

@@ -212,7 +212,8 @@ int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "plot")) return ha_plot_main(argc - 1, argv + 1);
   if (argc > 1 && !strcmp(argv[1], "compare")) {
     char presets[256];
-    return ha_compare_main(argc - 1, argv + 1, preset_list(presets, sizeof presets, ","));
+    return ha_compare_main(argc - 1, argv + 1, preset_list(presets, sizeof presets, ","),
+                           hr_allocator_names());
   }
   if (argc > 1 && !strcmp(argv[1], "check")) return ha_check_main(argc - 1, argv + 1);
   if (argc == 2 && !strcmp(argv[1], "--list-options")) {

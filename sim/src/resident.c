@@ -22,9 +22,11 @@
  *
  * Cost: the kernel walks every mapping for both files. With tens of
  * thousands of mappings (seed-buggy's SuperSlabs) one measurement takes
- * 0.1-0.2 s, so such measurements are rationed: while the last one took
- * more than HR_RESIDENT_CHEAP, one is skipped as long as the time spent
- * measuring exceeds HR_RESIDENT_BUDGET of the run's time so far.
+ * 0.1-0.2 s, so such measurements are rationed: while the process has
+ * more than HR_RESIDENT_CHEAP mappings, one is skipped as long as the time
+ * spent measuring exceeds HR_RESIDENT_BUDGET of the run's time so far.
+ * (Below that, about 0.1-0.3 ms each, every sample is measured: which
+ * samples are does not depend on the machine's speed.)
  * The first and the last sample are always measured.
  *
  * Nothing here calls malloc: the child runs it under the measured
@@ -41,7 +43,7 @@
 #include "internal.h"
 
 #define HR_RESIDENT_BUDGET 0.10
-#define HR_RESIDENT_CHEAP 0.001 /* seconds: a measurement this cheap is always made */
+#define HR_RESIDENT_CHEAP 4096 /* mappings: with fewer, every measurement is made */
 
 void *hr_shared_map(size_t size) {
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -140,7 +142,8 @@ static int read_raw(hr_resident *r, int64_t *anon, int64_t *mapped) {
   if (slurp(r, r->maps_fd) < 0) return -1;
   int64_t m = 0;
   uint64_t heap_start = 0, heap_end = 0;
-  for (const char *p = r->buf; *p;) {
+  r->vmas = 0;
+  for (const char *p = r->buf; *p; r->vmas++) {
     uint64_t start = hex(&p);
     p++; /* '-' */
     uint64_t end = hex(&p);
@@ -180,7 +183,7 @@ int hr_resident_baseline(hr_resident *r) {
 }
 
 bool hr_resident_due(const hr_resident *r, bool force) {
-  if (force || r->measured == 0 || r->last_cost < HR_RESIDENT_CHEAP) return true;
+  if (force || r->measured == 0 || r->vmas < HR_RESIDENT_CHEAP) return true;
   return r->spent <= HR_RESIDENT_BUDGET * (hr_now() - r->started);
 }
 
@@ -188,8 +191,7 @@ int hr_resident_measure(hr_resident *r, uint64_t *resident, uint64_t *mapped) {
   double t0 = hr_now();
   int64_t anon, m;
   int rc = read_raw(r, &anon, &m);
-  r->last_cost = hr_now() - t0;
-  r->spent += r->last_cost;
+  r->spent += hr_now() - t0;
   if (rc) return -1;
   r->measured++;
   anon -= r->base_anon;
