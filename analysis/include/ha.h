@@ -32,6 +32,7 @@ typedef struct ha_err {
 int ha_plot_main(int argc, char **argv);
 int ha_compare_main(int argc, char **argv, const char *presets, const char *allocators);
 int ha_check_main(int argc, char **argv);
+int ha_sweep_main(int argc, char **argv, const char *presets, const char *allocators);
 
 /* Loads a run.json into *run (caller json_decref's): it must be a
  * hakreplay-run that satisfies docs/run.schema.json, else HA_ERR_INPUT

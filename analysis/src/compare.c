@@ -124,22 +124,13 @@ typedef struct job {
   int cpu;                     /* pinned to, or -1 */
 } job;
 
-/* The CPUs replays are spread over (compare's own affinity), and how many
- * running replays each has. */
-typedef struct cpu_pool {
-  cpu_set_t allowed;
-  int busy[CPU_SETSIZE];
-  bool pin;                    /* more than one job and more than one CPU */
-} cpu_pool;
-
-static void cpus_init(cpu_pool *c, int jobs) {
+void ha_cpus_init(ha_cpus *c, int jobs) {
   memset(c, 0, sizeof *c);
   c->pin = jobs > 1 && sched_getaffinity(0, sizeof c->allowed, &c->allowed) == 0 &&
            CPU_COUNT(&c->allowed) > 1;
 }
 
-/* The allowed CPU with the fewest running replays (taken), or -1. */
-static int cpus_take(cpu_pool *c) {
+int ha_cpus_take(ha_cpus *c) {
   int best = -1;
   for (int i = 0; c->pin && i < CPU_SETSIZE; i++)
     if (CPU_ISSET(i, &c->allowed) && (best < 0 || c->busy[i] < c->busy[best])) best = i;
@@ -147,12 +138,11 @@ static int cpus_take(cpu_pool *c) {
   return best;
 }
 
-static void cpus_give(cpu_pool *c, int cpu) {
+void ha_cpus_give(ha_cpus *c, int cpu) {
   if (cpu >= 0) c->busy[cpu]--;
 }
 
-/* In the child, before exec. */
-static void pin_self(int cpu) {
+void ha_pin_self(int cpu) {
   if (cpu < 0) return;
   cpu_set_t one;
   CPU_ZERO(&one);
@@ -166,22 +156,22 @@ static int run_replays(const char *trace, ha_variant *v, size_t n, const char **
   job running[HA_MAX_VARIANTS];
   size_t next = 0, nrun = 0;
   int worst = 0;
-  cpu_pool c;
-  cpus_init(&c, jobs);
+  ha_cpus c;
+  ha_cpus_init(&c, jobs);
   const char **args = calloc(npass + 16, sizeof *args);
   if (!args) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
   while (next < n || nrun > 0) {
     while (next < n && (int)nrun < jobs && worst == 0) {
       replay_args(args, trace, &v[next], pass, npass, NULL);
-      int cpu = cpus_take(&c);
+      int cpu = ha_cpus_take(&c);
       pid_t pid = fork();
       if (pid < 0) {
-        cpus_give(&c, cpu);
+        ha_cpus_give(&c, cpu);
         worst = ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
         break;
       }
       if (pid == 0) {
-        pin_self(cpu);
+        ha_pin_self(cpu);
         execv("/proc/self/exe", (char *const *)args);
         _exit(127);
       }
@@ -202,7 +192,7 @@ static int run_replays(const char *trace, ha_variant *v, size_t n, const char **
     while (r < nrun && running[r].pid != pid) r++;
     if (r == nrun) continue; /* not ours */
     ha_variant *d = &v[running[r].v];
-    cpus_give(&c, running[r].cpu);
+    ha_cpus_give(&c, running[r].cpu);
     running[r] = running[--nrun];
     worst = judge(trace, d, status, worst, err);
     if (!quiet) fprintf(stderr, "compare: %s: %s\n", d->label, outcome(d->replay_exit));
@@ -244,7 +234,7 @@ static int start_live(live *l, const char *trace, ha_variant *v, size_t i, const
     return ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
   }
   if (pid == 0) {
-    pin_self(cpu);
+    ha_pin_self(cpu);
     dup2(pp[1], 3);
     dup2(mp[1], STDERR_FILENO);
     for (int fd = 4; fd < 256; fd++) close(fd); /* other replays' pipes */
@@ -303,14 +293,14 @@ static int run_replays_board(const char *trace, ha_variant *v, size_t n, const c
   }
   size_t next = 0, nrun = 0;
   int worst = 0;
-  cpu_pool c;
-  cpus_init(&c, jobs);
+  ha_cpus c;
+  ha_cpus_init(&c, jobs);
   ha_board_draw(&b);
   while (next < n || nrun > 0) {
     while (next < n && nrun < (size_t)jobs && worst == 0) {
-      int cpu = cpus_take(&c);
+      int cpu = ha_cpus_take(&c);
       if ((worst = start_live(&run[nrun], trace, v, next, pass, npass, args, cpu, err))) {
-        cpus_give(&c, cpu);
+        ha_cpus_give(&c, cpu);
         break;
       }
       ha_board_set(&b, next, "replaying");
@@ -354,7 +344,7 @@ static int run_replays_board(const char *trace, ha_variant *v, size_t n, const c
       ha_board_set(&b, l->v, line);
       if (l->len) ha_board_print_above(&b, l->text);
       free(l->text);
-      cpus_give(&c, l->cpu);
+      ha_cpus_give(&c, l->cpu);
       run[r] = run[--nrun];
     }
     ha_board_draw(&b);

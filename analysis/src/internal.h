@@ -6,6 +6,7 @@
 #ifndef HA_INTERNAL_H
 #define HA_INTERNAL_H
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -165,6 +166,18 @@ typedef struct ha_variant {
   int external;              /* an allocator other than hakmem (--allocator NAME) */
   json_t *run;
 } ha_variant;
+
+/* compare.c: replays run in parallel are each pinned to a CPU of their own
+ * (the least busy of those allowed) when there are several jobs and CPUs. */
+typedef struct ha_cpus {
+  cpu_set_t allowed;
+  int busy[CPU_SETSIZE];
+  bool pin;
+} ha_cpus;
+void ha_cpus_init(ha_cpus *c, int jobs);
+int ha_cpus_take(ha_cpus *c);            /* a CPU (counted busy), or -1 */
+void ha_cpus_give(ha_cpus *c, int cpu);
+void ha_pin_self(int cpu);               /* in a child, before exec */
 
 /* board.c: compare's progress, one line per variant, on a terminal. */
 typedef struct ha_board {

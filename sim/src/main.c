@@ -17,7 +17,8 @@ static const char usage_text[] =
     "       hakreplay plot RUN.json [-o DIR] [--format png|svg|both] [--ss-detail FILE.jsonl]\n"
     "       hakreplay compare TRACE [--variants A,B,...] [--opt NAME=VALUE]... [-o DIR] [--jobs N]\n"
     "       hakreplay check RUN.json --baseline FILE | check --record RUN.json -o FILE\n"
-    "(plot, compare, check: 'hakreplay plot --help' etc., docs/analysis.md)\n"
+    "       hakreplay sweep TRACE... --variants A,B,... [--opt-grid NAME=V1,V2]... -o DIR\n"
+    "(plot, compare, check, sweep: 'hakreplay plot --help' etc., docs/analysis.md)\n"
     "\n"
     "Replays TRACE (.json, .jsonl or .hkt) on the hakmem-sim allocator, one real thread per\n"
     "trace thread, and writes what happened as JSON (docs/run-format.md).\n"
@@ -216,6 +217,11 @@ int main(int argc, char **argv) {
                            hr_allocator_names());
   }
   if (argc > 1 && !strcmp(argv[1], "check")) return ha_check_main(argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "sweep")) {
+    char presets[256];
+    return ha_sweep_main(argc - 1, argv + 1, preset_list(presets, sizeof presets, ","),
+                         hr_allocator_names());
+  }
   if (argc == 2 && !strcmp(argv[1], "--list-options")) {
     char *text = hak_options_listing(HAK_LIST_TEXT);
     if (!text) return HR_EXIT_INTERNAL;
