@@ -42,7 +42,9 @@ const size_t ha_ncompare_metrics = sizeof ha_compare_metrics / sizeof *ha_compar
 
 void ha_metric_text(char *buf, size_t n, const json_t *summary, const ha_metric *m) {
   const json_t *v = ha_path_get(summary, m->path);
-  if (!strcmp(m->path, "oom")) {
+  if (!v) {
+    snprintf(buf, n, "-"); /* not this kind of run's (an allocator has no SuperSlabs) */
+  } else if (!strcmp(m->path, "oom")) {
     if (!v || json_is_false(v)) snprintf(buf, n, "no");
     else if (!json_object_get(v, "ss_live")) snprintf(buf, n, "OOM at t=%lld", ha_int(json_object_get(v, "t")));
     else snprintf(buf, n, "OOM at t=%lld (%lld SuperSlabs)",
