@@ -65,6 +65,37 @@ def second_half_live(run):
     return live
 
 
+def rising(live):
+    """True when the floor of a run's 2nd-half live count rises: the least
+    live count of its last quarter is above that of its first quarter."""
+    q = max(1, len(live) // 4)
+    return min(live[-q:]) > min(live[:q])
+
+
+def steady(run):
+    """The seed table's steady-state cell for a run that did not run out."""
+    live = second_half_live(run)
+    if rising(live):
+        return "none: rising, %s-%s in the 2nd half" % (n(min(live)), n(max(live)))
+    return n(min(live)) if min(live) == max(live) else "%s-%s" % (n(min(live)), n(max(live)))
+
+
+def live_by_class(run):
+    """SuperSlabs live at the run's end (or OOM), by class, from its map and unmap events."""
+    cls, live = {}, {}
+    for e in run["events"]:
+        if e["type"] == "ss_map":
+            cls[e["ss"]] = e["class"]
+            live[e["class"]] = live.get(e["class"], 0) + 1
+        elif e["type"] == "ss_unmap":
+            live[cls[e["ss"]]] -= 1
+    return live
+
+
+def by_class(d):
+    return ", ".join("%d: %s" % (k, n(v)) for k, v in sorted(d.items()))
+
+
 def class_of(run, size_bytes):
     classes = [int(c) for c in run["config"]["size_classes"].split(",")]
     return next(i for i, c in enumerate(classes) if c >= size_bytes)
@@ -98,7 +129,8 @@ def presets_table(runs):
             same = p != PRESETS[0] and first and first["t"] == oom["t"]
             o = "**yes**, same event" if same else "**yes**, event %s" % n(oom["t"])
         else:
-            half = "%s (%s-%s)" % (n(round(sum(live) / len(live))), n(min(live)), n(max(live)))
+            half = "%s (%s-%s)%s" % (n(round(sum(live) / len(live))), n(min(live)), n(max(live)),
+                                     ", rising" if rising(live) else "")
             o = "no"
         rows.append("| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             p, MODELS[p], n(s["ss_allocated"]), n(s["ss_freed"]), n(s["ss_peak"]), half,
@@ -109,7 +141,6 @@ def presets_table(runs):
 
 def seed_table(runs):
     b, p, a = runs["seed-buggy"]["summary"], runs["phase1"]["summary"], runs["adopt"]["summary"]
-    pl = second_half_live(runs["phase1"])
     boom = b["oom"]
     pairs = boom["t"] / 2 if boom else None
 
@@ -127,8 +158,8 @@ def seed_table(runs):
         ("SuperSlabs freed", "0", n(b["ss_freed"]), "~45", n(p["ss_freed"]),
          n(a["ss_freed"]) + (" (none needed)" if a["ss_freed"] == 0 else "")),
         ("steady-state SuperSlabs", "49,123", "(no steady state)" if boom else n(b["ss_live_end"]),
-         "5-10", "%s-%s, sawtooth" % (n(min(pl), ), n(max(pl))) if not p["oom"] else "until the OOM",
-         n(a["ss_live_end"])),
+         "5-10", "until the OOM" if p["oom"] else steady(runs["phase1"]),
+         "until the OOM" if a["oom"] else steady(runs["adopt"])),
         ("virtual memory", "167 GB VmSize", size(b["peak_ss_mapped_bytes"]) + " of SuperSlabs",
          "20 MB", size(p["peak_ss_mapped_bytes"]) + " peak", size(a["peak_ss_mapped_bytes"])),
         ("utilization", "0.0006%", pct(b["utilization_end"]), "2-5%",
@@ -171,6 +202,25 @@ def facts(out, runs, extra, trace):
         fact("threads started at the OOM", n(started), "oom.thread_maps / thread_maps")
         fact("SuperSlabs per thread at the OOM", "%.2f" % (o["ss_live"] / max(1, started)),
              "oom.ss_live / threads started")
+        ml = bs["map_limit"]
+        fact("seed-buggy at the OOM: SuperSlab + thread mappings (limit)", "%s + %s = %s (%s)" % (
+            n(ml["ss_mappings"]), n(ml["thread_mappings"]), n(ml["ss_mappings"] + ml["thread_mappings"]),
+            n(ml["limit"])), "summary.map_limit")
+        last = b["samples"][-1]
+        params = trace["meta"]["params"]
+        larson_blocks = params["threads"] * params["chunks"]
+        dtvs = last["live_blocks"] - larson_blocks
+        dtv_bytes = dtvs * params.get("thread-tls-bytes", 0)
+        fact("seed-buggy at the OOM: live blocks (Larson's + DTVs)", "%s (%s + %s)" % (
+            n(last["live_blocks"]), n(larson_blocks), n(dtvs)),
+            "samples[-1].live_blocks; Larson's are threads x chunks")
+        fact("seed-buggy at the OOM: R (Larson's bytes + DTV bytes)", "%s (%s + %s)" % (
+            n(last["live_req_bytes"]), n(last["live_req_bytes"] - dtv_bytes), n(dtv_bytes)),
+            "samples[-1].live_req_bytes; DTVs x thread-tls-bytes")
+        fact("seed-buggy at the OOM: R/H, and Larson's bytes alone over H", "%s, %s" % (
+            pct(last["utilization"]), pct((last["live_req_bytes"] - dtv_bytes) / last["ss_mapped_bytes"])),
+            "samples[-1].utilization; (R - DTV bytes) / ss_mapped_bytes")
+        fact("seed-buggy remote frees up to the OOM", n(last["frees"]["remote"]), "samples[-1].frees.remote")
     fact("the one-line log", "`alloc=%d freed=%d bytes=%d`" % (
         bs["ss_allocated"], bs["ss_freed"], bs["ss_live_end"] * 2 * 2**20),
         "summary.ss_allocated, ss_freed, ss_live_end x 2 MiB")
@@ -192,14 +242,22 @@ def facts(out, runs, extra, trace):
     fact("lg20 SuperSlabs allocated", n(runs["lg20"]["summary"]["ss_allocated"]), "summary.ss_allocated")
     byc = maps_by_class(b)
     c512 = class_of(b, 320)
-    fact("seed-buggy SuperSlabs by class (index: count)",
-         ", ".join("%d: %s" % (k, n(v)) for k, v in sorted(byc.items())), "events[ss_map].class")
+    fact("seed-buggy SuperSlabs by class (index: count)", by_class(byc), "events[ss_map].class")
     fact("seed-buggy SuperSlabs of the DTV's class (512 B)", n(byc.get(c512, 0)), "class %d" % c512)
+    fact("seed-buggy wholly empty SuperSlabs reused instead of mapped", n(bs["ss_reused"]),
+         "summary.ss_reused")
+    fact("seed-buggy SuperSlabs holding live blocks at the end, not of the DTV's class (each of "
+         "which holds a DTV)", n(bs["ss_live_end"] - b["samples"][-1]["ss"]["empty"] - byc.get(c512, 0)),
+         "ss_live_end - samples[-1].ss.empty - class %d" % c512)
     for name, run in extra.items():
         s = run["summary"]
         fact("%s: SuperSlabs allocated / freed / OOM" % name, "%s / %s / %s" % (
             n(s["ss_allocated"]), n(s["ss_freed"]), ("event " + n(s["oom"]["t"])) if s["oom"] else "no"),
             "summary")
+        ml = s["map_limit"]
+        fact("%s: SuperSlabs live at the end + thread mappings (threads started); peak live" % name,
+             "%s + %s (%s); %s" % (n(s["ss_live_end"]), n(ml["thread_mappings"]), n(s["threads_started"]),
+                                   n(s["ss_peak"])), "summary.ss_live_end, map_limit, threads_started, ss_peak")
     p1 = runs["phase1"]
     t = trims(p1)
     late = t[len(t) // 2:]
@@ -209,6 +267,26 @@ def facts(out, runs, extra, trace):
             n(round(sum(e["skipped_nonempty"] for e in late) / len(late))),
             n(round(sum(e["scanned"] for e in late) / len(late)))), "events[trim]")
     fact("phase1 trim passes", n(p1["summary"]["trims"]), "summary.trims")
+    for name, e in (("first", t[0]), ("last", t[-1])):
+        fact("phase1 %s trim pass (event): freed / skipped non-empty / scanned" % name, "%s: %s / %s / %s" % (
+            n(e["t"]), n(len(e["freed"])), n(e["skipped_nonempty"]), n(e["scanned"])), "events[trim]")
+    starts = [e["t"] for e in p1["events"] if e["type"] == "thread_start"]
+    period = p1["config"]["replay"]["trim_every_events"]
+    per = [sum(1 for x in starts if a < x <= a + period) for a in range(period, starts[-1] - period, period)]
+    if per:
+        fact("threads started per trim period", "%s-%s" % (n(min(per)), n(max(per))), "events[thread_start]")
+    fact("phase1 SuperSlabs live at the end by class", by_class(live_by_class(p1)), "events[ss_map, ss_unmap]")
+    fact("reuse SuperSlabs live at the end by class", by_class(live_by_class(runs["reuse"])),
+         "events[ss_map, ss_unmap]")
+    ad = runs["adopt"]
+    fact("adopt SuperSlabs by class", by_class(maps_by_class(ad)), "events[ss_map].class")
+    fact("adopt's SuperSlabs of the DTV's class mapped at (event, by trace thread)", ", ".join(
+        "%s by %s" % (n(e["t"]), n(e["thread"])) for e in ad["events"]
+        if e["type"] == "ss_map" and e["class"] == class_of(ad, 320)), "events[ss_map]")
+    fact("adopt adoptions", n(ad["summary"]["adoptions"]), "summary.adoptions")
+    last = ad["samples"][-1]
+    fact("adopt at the end: R, live blocks", "%s, %s" % (n(last["live_req_bytes"]), n(last["live_blocks"])),
+         "samples[-1]")
     fact("phase1 SuperSlabs live at the end", n(p1["summary"]["ss_live_end"]), "summary.ss_live_end")
     byc1 = maps_by_class(p1)
     fact("phase1 SuperSlabs of the DTV's class mapped", n(byc1.get(class_of(p1, 320), 0)),
@@ -221,6 +299,12 @@ def facts(out, runs, extra, trace):
         ln = second_half_live(p1)
         fact("phase1 at the chosen clock: live in the 2nd half min-max, peak mapped",
              "%s-%s, %s" % (n(min(ln)), n(max(ln)), size(p1["summary"]["peak_ss_mapped_bytes"])), "samples")
+        to = trims(o)
+        fact("phase1 trim passes at the old clock / at the chosen clock", "%s / %s" % (
+            n(len(to)), n(len(t))), "summary.trims")
+        lt = to[len(to) // 2:]
+        fact("phase1 at the old clock: SuperSlabs freed per pass, 2nd half", n(round(
+            sum(len(e["freed"]) for e in lt) / len(lt))), "events[trim].freed")
     if "phase1, 6,000 generations" in extra:
         lg = extra["phase1, 6,000 generations"]["summary"]
         ml = lg["map_limit"]
@@ -233,6 +317,12 @@ def facts(out, runs, extra, trace):
                 "summary.map_limit, threads_started")
             fact("phase1 at its OOM: SuperSlabs allocated / freed", "%s / %s" % (
                 n(lg["ss_allocated"]), n(lg["ss_freed"])), "summary")
+            fact("phase1 at its OOM: SuperSlabs live by class",
+                 by_class(live_by_class(extra["phase1, 6,000 generations"])), "events[ss_map, ss_unmap]")
+    for name in ("reuse, 6,000 generations", "adopt, 6,000 generations"):
+        if name in extra:
+            fact("%s: SuperSlabs live at the end by class" % name, by_class(live_by_class(extra[name])),
+                 "events[ss_map, ss_unmap]")
     r = runs["reuse"]
     lr = second_half_live(r)
     fact("reuse live in the 2nd half", "%s-%s" % (n(min(lr)), n(max(lr))), "samples")
@@ -253,7 +343,9 @@ def main(argv):
     for name, f in (("seed-buggy, no thread stacks (--thread-maps 0)", "seed-buggy-no-stacks.json"),
                     ("seed-buggy, no DTV in the trace (--thread-tls-bytes 0)", "seed-buggy-no-dtv.json"),
                     ("phase1, old clock", "phase1-clock-4190.json"),
-                    ("phase1, 6,000 generations", "phase1-long.json")):
+                    ("phase1, 6,000 generations", "phase1-long.json"),
+                    ("reuse, 6,000 generations", "reuse-long.json"),
+                    ("adopt, 6,000 generations", "adopt-long.json")):
         path = os.path.join(out, f)
         if os.path.exists(path):
             extra[name] = load(path)

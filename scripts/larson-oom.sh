@@ -6,8 +6,8 @@
 #   bash scripts/larson-oom.sh [GENERATIONS] [--update-docs]
 #
 # GENERATIONS (default 2500, the page's) threads per slot; fewer for a
-# quick check of the script itself (300: about a minute).  Writes to
-# out/larson-oom-GENERATIONS/:
+# quick check of the script itself (the 6,000-generation runs stay as they
+# are).  Writes to out/larson-oom-GENERATIONS/:
 #   larson-seed.hkt            haktrace gen larson, the seed's command
 #                              (larson 10 8 128 1024 1 12345 4), op for op,
 #                              glibc's DTV calloc per new thread included
@@ -22,10 +22,11 @@
 #   phase1-clock-4190.json     phase1 at the old clock, 4,190 events per
 #                              logical ms (the page's note on the clock)
 #   phase1-long.json           phase1 on a trace of 6,000 generations per
-#                              slot (larson-long.hkt, 1.4 GB), long enough
+#                              slot (larson-long.hkt, 1.5 GB), long enough
 #                              for it to meet the map limit too: each dead
 #                              thread keeps the SuperSlab holding the DTV of
 #                              its successor
+#   reuse-long.json, adopt-long.json   reuse and adopt on the same trace
 #   larson-seed-live.png, larson-seed-mapped.png   the page's two plots
 #   larson-oom-numbers.md      the page's two tables and every other number
 #                              it cites, with the run.json field of each
@@ -33,7 +34,9 @@
 # "larson-oom.sh" markers) and copies the plots to docs/img/; the text is
 # then checked by hand against larson-oom-numbers.md.
 # Every replay is deterministic: the same code gives the same numbers.
-# About 20 minutes on 2 cores at 2,500 generations (release build).
+# About 2 minutes on 2 shared cores at 2,500 generations (release build,
+# nice -n 19, load ~3); the 6,000-generation runs are about half of it,
+# whatever GENERATIONS is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +82,8 @@ run phase1-clock-4190.json "$out/larson-seed.hkt" --variant phase1 "${limits[@]}
 long=(--threads 4 --min 8 --max 128 --chunks 1024 --rounds 1 --seed 12345 --generations 6000)
 [ -f "$out/larson-long.hkt" ] || "$hk" gen larson "${long[@]}" -o "$out/larson-long.hkt"
 run phase1-long.json "$out/larson-long.hkt" --variant phase1 "${limits[@]}"
+run reuse-long.json "$out/larson-long.hkt" --variant reuse "${limits[@]}"
+run adopt-long.json "$out/larson-long.hkt" --variant adopt "${limits[@]}"
 
 say "the page's plots"
 # compare's overlays, redrawn at the page's size from compare's own data.
