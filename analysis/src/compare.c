@@ -492,7 +492,7 @@ static void name_columns(ha_variant *v, size_t n) {
     snprintf(file, sizeof file, "%s", path ? ha_basename(path) : "?");
     char *dot = strchr(file, '.');
     if (dot && dot != file) *dot = '\0';
-    snprintf(both, sizeof both, "%s:%s", file, v[i].name);
+    snprintf(both, sizeof both, "%.100s:%.400s", file, v[i].name);
     snprintf(v[i].name, sizeof v[i].name, "%s", both);
   }
   for (size_t i = 0; i < n; i++)
