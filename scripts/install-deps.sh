@@ -18,9 +18,11 @@ packages=(
                     # allocator/bench/larson/compare.sh;
                     # CPU time in traces/record/bench/overhead.sh
   xz-utils          # traces/samples/real: xz -T2, a recorded real program
-  libmimalloc-dev   # the benchmarks only (bench/suite/run.sh, compare.sh; LD_PRELOAD): mimalloc
-  libjemalloc-dev   # the benchmarks only: jemalloc
-  libtcmalloc-minimal4  # the benchmarks only: tcmalloc
+  libmimalloc-dev   # hakreplay --allocator mimalloc (its libmimalloc.so.2 preloaded in the
+                    # replay's child) and the benchmarks (bench/suite/run.sh, compare.sh)
+  libjemalloc-dev   # hakreplay --allocator jemalloc, and the benchmarks
+  libtcmalloc-minimal4  # hakreplay --allocator tcmalloc, and the benchmarks
+  parallel          # GNU parallel: runs a hakreplay sweep's jobs.txt (docs/sweeps.md)
 )
 
 missing=()

@@ -27,10 +27,12 @@ typedef struct ha_err {
 
 /* Command entry points: argv[0] is the subcommand name ("plot", ...).
  * presets: compare's default variants, comma-separated; hakreplay passes
- * the allocator's presets (but none), which analysis cannot know. */
+ * the allocator's presets (but none), which analysis cannot know, and the
+ * other allocators it replays (allocators: "glibc, jemalloc, ..."). */
 int ha_plot_main(int argc, char **argv);
-int ha_compare_main(int argc, char **argv, const char *presets);
+int ha_compare_main(int argc, char **argv, const char *presets, const char *allocators);
 int ha_check_main(int argc, char **argv);
+int ha_sweep_main(int argc, char **argv, const char *presets, const char *allocators);
 
 /* Loads a run.json into *run (caller json_decref's): it must be a
  * hakreplay-run that satisfies docs/run.schema.json, else HA_ERR_INPUT

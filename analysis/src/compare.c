@@ -31,7 +31,8 @@
 static const char compare_usage[] =
     "usage: hakreplay compare TRACE [--variants A,B,...] [--opt NAME=VALUE]... [-o DIR] [--jobs N]\n"
     "       hakreplay compare RUN.json RUN.json... [-o DIR]\n"
-    "Replays TRACE under each variant (default: every preset: %s)\n"
+    "Replays TRACE under each variant (default: every preset: %s; also the allocators\n"
+    "%s, in the same list)\n"
     "as separate hakreplay processes, N at a time (default: CPUs), or takes\n"
     "existing runs; writes DIR (default: compare)/VARIANT/run.json and plots, compare.json,\n"
     "compare.md (summary metrics side by side, ratios to the first variant), overlay plots\n"
@@ -62,15 +63,33 @@ static int is_run(const char *path) {
   return yes;
 }
 
-/* The arguments of one replay (argv for execv; the strings live in v). */
+/* A replay option that configures hakmem (not passed to another allocator). */
+static int hakmem_only(const char *flag) {
+  return !strcmp(flag, "--opt") || !strcmp(flag, "--thread-maps") || !strcmp(flag, "--mode");
+}
+
+/* The arguments of one replay (argv for execv; the strings live in v). A
+ * preset is replayed in process with its memory measured (--allocator
+ * hakmem), another allocator in a child of its own. */
 static void replay_args(const char **args, const char *trace, const ha_variant *v,
                         const char **pass, size_t npass, const char *progress_fd) {
   size_t k = 0;
   args[k++] = "hakreplay";
   args[k++] = trace;
-  args[k++] = "--variant";
-  args[k++] = v->label;
-  for (size_t i = 0; i < npass; i++) args[k++] = pass[i];
+  if (v->external) {
+    args[k++] = "--allocator";
+    args[k++] = v->label;
+  } else {
+    args[k++] = "--allocator";
+    args[k++] = "hakmem";
+    args[k++] = "--variant";
+    args[k++] = v->label;
+  }
+  for (size_t i = 0; i + 1 < npass; i += 2) {
+    if (v->external && hakmem_only(pass[i])) continue;
+    args[k++] = pass[i];
+    args[k++] = pass[i + 1];
+  }
   args[k++] = "--quiet";
   if (progress_fd) {
     args[k++] = "--progress-fd";
@@ -105,22 +124,13 @@ typedef struct job {
   int cpu;                     /* pinned to, or -1 */
 } job;
 
-/* The CPUs replays are spread over (compare's own affinity), and how many
- * running replays each has. */
-typedef struct cpu_pool {
-  cpu_set_t allowed;
-  int busy[CPU_SETSIZE];
-  bool pin;                    /* more than one job and more than one CPU */
-} cpu_pool;
-
-static void cpus_init(cpu_pool *c, int jobs) {
+void ha_cpus_init(ha_cpus *c, int jobs) {
   memset(c, 0, sizeof *c);
   c->pin = jobs > 1 && sched_getaffinity(0, sizeof c->allowed, &c->allowed) == 0 &&
            CPU_COUNT(&c->allowed) > 1;
 }
 
-/* The allowed CPU with the fewest running replays (taken), or -1. */
-static int cpus_take(cpu_pool *c) {
+int ha_cpus_take(ha_cpus *c) {
   int best = -1;
   for (int i = 0; c->pin && i < CPU_SETSIZE; i++)
     if (CPU_ISSET(i, &c->allowed) && (best < 0 || c->busy[i] < c->busy[best])) best = i;
@@ -128,12 +138,11 @@ static int cpus_take(cpu_pool *c) {
   return best;
 }
 
-static void cpus_give(cpu_pool *c, int cpu) {
+void ha_cpus_give(ha_cpus *c, int cpu) {
   if (cpu >= 0) c->busy[cpu]--;
 }
 
-/* In the child, before exec. */
-static void pin_self(int cpu) {
+void ha_pin_self(int cpu) {
   if (cpu < 0) return;
   cpu_set_t one;
   CPU_ZERO(&one);
@@ -147,22 +156,22 @@ static int run_replays(const char *trace, ha_variant *v, size_t n, const char **
   job running[HA_MAX_VARIANTS];
   size_t next = 0, nrun = 0;
   int worst = 0;
-  cpu_pool c;
-  cpus_init(&c, jobs);
-  const char **args = calloc(npass + 14, sizeof *args);
+  ha_cpus c;
+  ha_cpus_init(&c, jobs);
+  const char **args = calloc(npass + 16, sizeof *args);
   if (!args) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
   while (next < n || nrun > 0) {
     while (next < n && (int)nrun < jobs && worst == 0) {
       replay_args(args, trace, &v[next], pass, npass, NULL);
-      int cpu = cpus_take(&c);
+      int cpu = ha_cpus_take(&c);
       pid_t pid = fork();
       if (pid < 0) {
-        cpus_give(&c, cpu);
+        ha_cpus_give(&c, cpu);
         worst = ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
         break;
       }
       if (pid == 0) {
-        pin_self(cpu);
+        ha_pin_self(cpu);
         execv("/proc/self/exe", (char *const *)args);
         _exit(127);
       }
@@ -183,7 +192,7 @@ static int run_replays(const char *trace, ha_variant *v, size_t n, const char **
     while (r < nrun && running[r].pid != pid) r++;
     if (r == nrun) continue; /* not ours */
     ha_variant *d = &v[running[r].v];
-    cpus_give(&c, running[r].cpu);
+    ha_cpus_give(&c, running[r].cpu);
     running[r] = running[--nrun];
     worst = judge(trace, d, status, worst, err);
     if (!quiet) fprintf(stderr, "compare: %s: %s\n", d->label, outcome(d->replay_exit));
@@ -225,7 +234,7 @@ static int start_live(live *l, const char *trace, ha_variant *v, size_t i, const
     return ha_fail(err, HA_ERR_INTERNAL, "fork: %s", strerror(errno));
   }
   if (pid == 0) {
-    pin_self(cpu);
+    ha_pin_self(cpu);
     dup2(pp[1], 3);
     dup2(mp[1], STDERR_FILENO);
     for (int fd = 4; fd < 256; fd++) close(fd); /* other replays' pipes */
@@ -276,7 +285,7 @@ static int run_replays_board(const char *trace, ha_variant *v, size_t n, const c
                              size_t npass, int jobs, ha_err *err) {
   ha_board b;
   live *run = calloc((size_t)jobs, sizeof *run);
-  const char **args = calloc(npass + 14, sizeof *args);
+  const char **args = calloc(npass + 16, sizeof *args);
   if (!run || !args || ha_board_init(&b, v, n) != 0) {
     free(run);
     free(args);
@@ -284,14 +293,14 @@ static int run_replays_board(const char *trace, ha_variant *v, size_t n, const c
   }
   size_t next = 0, nrun = 0;
   int worst = 0;
-  cpu_pool c;
-  cpus_init(&c, jobs);
+  ha_cpus c;
+  ha_cpus_init(&c, jobs);
   ha_board_draw(&b);
   while (next < n || nrun > 0) {
     while (next < n && nrun < (size_t)jobs && worst == 0) {
-      int cpu = cpus_take(&c);
+      int cpu = ha_cpus_take(&c);
       if ((worst = start_live(&run[nrun], trace, v, next, pass, npass, args, cpu, err))) {
-        cpus_give(&c, cpu);
+        ha_cpus_give(&c, cpu);
         break;
       }
       ha_board_set(&b, next, "replaying");
@@ -335,7 +344,7 @@ static int run_replays_board(const char *trace, ha_variant *v, size_t n, const c
       ha_board_set(&b, l->v, line);
       if (l->len) ha_board_print_above(&b, l->text);
       free(l->text);
-      cpus_give(&c, l->cpu);
+      ha_cpus_give(&c, l->cpu);
       run[r] = run[--nrun];
     }
     ha_board_draw(&b);
@@ -387,6 +396,18 @@ static int plot_variants(const ha_variant *v, size_t n, int formats, int jobs, h
   return 0;
 }
 
+/* NAME is one of the comma-separated names of list. */
+static int in_list(const char *name, const char *list) {
+  size_t len = strlen(name);
+  for (const char *p = list; *p;) {
+    size_t k = strcspn(p, ", ");
+    if (k == len && !strncmp(p, name, len)) return 1;
+    p += k;
+    while (*p == ',' || *p == ' ') p++;
+  }
+  return 0;
+}
+
 /* NAME is one of the comma-separated PRESETS, or none. */
 static int is_preset(const char *name, const char *presets) {
   if (!strcmp(name, "none")) return 1;
@@ -425,6 +446,16 @@ static void label_runs(ha_variant *v, size_t n) {
       snprintf(base, sizeof base, "%s", ha_basename(v[i].run_path));
       size_t len = strlen(base);
       if (len > 5 && !strcmp(base + len - 5, ".json")) base[len - 5] = '\0';
+      /* A sweep's DIR/NAME/run.json: the run's name is its folder's. */
+      if (!strcmp(base, "run")) {
+        char parent[HA_PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", v[i].run_path);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+          *slash = '\0';
+          snprintf(base, sizeof base, "%s", ha_basename(parent));
+        }
+      }
     }
     ha_label(v[i].label, sizeof v[i].label, base);
     for (size_t k = 2, j = 0; j < i; j++) {
@@ -439,18 +470,38 @@ static void label_runs(ha_variant *v, size_t n) {
 
 /* What tables and legends call each column: its run's variant label (the
  * preset plus every override, so `--variants phase1 --opt X=Y` is never
- * shown as phase1), or its file label when another run has the same. */
+ * shown as phase1); where runs of several traces share a label (a sweep
+ * over traces), the trace's file name before it, so what varies is named;
+ * where that is not enough, its file label. */
 static void name_columns(ha_variant *v, size_t n) {
   char trace[320];
   int shared[HA_MAX_VARIANTS] = {0};
   for (size_t i = 0; i < n; i++) ha_run_names(v[i].run, trace, sizeof trace, v[i].name, sizeof v[i].name);
+  int prefix[HA_MAX_VARIANTS] = {0};
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) {
+      if (i == j || strcmp(v[i].name, v[j].name)) continue;
+      const char *a = json_string_value(ha_path_get(v[i].run, "trace.hash"));
+      const char *b = json_string_value(ha_path_get(v[j].run, "trace.hash"));
+      prefix[i] |= !a || !b || strcmp(a, b);
+    }
+  for (size_t i = 0; i < n; i++) {
+    if (!prefix[i]) continue;
+    char file[256], both[HA_VARIANT_MAX];
+    const char *path = json_string_value(ha_path_get(v[i].run, "trace.path"));
+    snprintf(file, sizeof file, "%s", path ? ha_basename(path) : "?");
+    char *dot = strchr(file, '.');
+    if (dot && dot != file) *dot = '\0';
+    snprintf(both, sizeof both, "%.100s:%.400s", file, v[i].name);
+    snprintf(v[i].name, sizeof v[i].name, "%s", both);
+  }
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < n; j++) shared[i] |= i != j && !strcmp(v[i].name, v[j].name);
   for (size_t i = 0; i < n; i++)
     if (shared[i]) snprintf(v[i].name, sizeof v[i].name, "%s", v[i].label);
 }
 
-int ha_compare_main(int argc, char **argv, const char *presets) {
+int ha_compare_main(int argc, char **argv, const char *presets, const char *allocators) {
   const char *dir = "compare", *variants = NULL;
   const char **inputs = calloc((size_t)argc, sizeof *inputs);
   const char **pass = calloc((size_t)argc, sizeof *pass);
@@ -467,7 +518,7 @@ int ha_compare_main(int argc, char **argv, const char *presets) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      printf(compare_usage, presets);
+      printf(compare_usage, presets, allocators);
       goto out;
     }
     if (!strcmp(a, "--quiet")) {
@@ -555,13 +606,17 @@ int ha_compare_main(int argc, char **argv, const char *presets) {
     char list[1024];
     snprintf(list, sizeof list, "%s", variants ? variants : presets);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-      if (!is_preset(tok, presets)) {
-        fprintf(stderr, "hakreplay compare: --variants: unknown preset '%s' (the presets: %s, none)\n",
-                tok, presets);
+      int external = in_list(tok, allocators);
+      if (!external && !is_preset(tok, presets)) {
+        fprintf(stderr,
+                "hakreplay compare: --variants: unknown preset or allocator '%s' (the presets: %s, "
+                "none; the allocators: %s)\n",
+                tok, presets, allocators);
         rc = HA_EXIT_USAGE;
         goto out;
       }
       if ((rc = add_variant(v, &n, tok, &err))) goto fail;
+      v[n - 1].external = external;
     }
     if (n == 0) {
       rc = usage_error("--variants: no variant given", variants);

@@ -113,7 +113,66 @@ static char *markdown(const ha_variant *v, size_t n) {
   return text;
 }
 
-static int write_overlays(const ha_variant *v, size_t n, const char *dir, int formats, ha_err *err) {
+/* The measured overlays (ovl_resident, ovl_rutil) from the runs with
+ * resident samples, one ovr_LABEL.dat each; *drawn: whether any had. */
+static int write_resident_overlays(const ha_variant *v, size_t n, const char *dir, int formats,
+                                   double tmax, const char *title, int *drawn, ha_err *err) {
+  char files[4096] = "", names[8192] = "";
+  int any = 0;
+  *drawn = 0;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *samples = json_object_get(v[i].run, "samples");
+    size_t k;
+    const json_t *s;
+    int has = 0;
+    json_array_foreach(samples, k, s) has |= json_object_get(s, "resident_bytes") != NULL;
+    if (!has) continue;
+    char name[128];
+    snprintf(name, sizeof name, "ovr_%s.dat", v[i].label);
+    ha_out o;
+    int rc = ha_out_open(&o, dir, name, err);
+    if (rc) return rc;
+    fputs("# t resident_bytes utilization(live/resident) mapped_bytes  (measured samples; 0 written NaN)\n", o.f);
+    json_array_foreach(samples, k, s) {
+      if (!json_object_get(s, "resident_bytes")) continue;
+      fprintf(o.f, "%lld", ha_int(json_object_get(s, "t")));
+      static const char *cols[] = {"resident_bytes", "resident_utilization", "mapped_bytes"};
+      for (int c = 0; c < 3; c++) {
+        const json_t *x = json_object_get(s, cols[c]);
+        if (ha_num(x) > 0) {
+          any = 1;
+          if (json_is_integer(x)) fprintf(o.f, " %lld", (long long)json_integer_value(x));
+          else fprintf(o.f, " %.9g", ha_num(x));
+        } else {
+          fputs(" NaN", o.f);
+        }
+      }
+      fputc('\n', o.f);
+    }
+    if ((rc = ha_out_commit(&o, err))) return rc;
+    snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", files[0] ? " " : "", name);
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s%s", names[0] ? " " : "",
+             v[i].name, v[i].replay_exit == 3 ? "(OOM)" : "");
+  }
+  if (!files[0]) return 0;
+  static const char *plots[] = {"ovl_resident", "ovl_rutil"};
+  for (int p = 0; p < 2; p++) {
+    char vars[13000] = "", script[64];
+    ha_var_str(vars, sizeof vars, "files", files);
+    ha_var_str(vars, sizeof vars, "names", names);
+    ha_var_str(vars, sizeof vars, "title", title);
+    ha_var_num(vars, sizeof vars, "tmax", tmax);
+    ha_var_num(vars, sizeof vars, "nodata", !any);
+    snprintf(script, sizeof script, "%s.gp", plots[p]);
+    int rc = ha_render(dir, script, vars, plots[p], formats, err);
+    if (rc) return rc;
+  }
+  *drawn = 1;
+  return 0;
+}
+
+static int write_overlays(const ha_variant *v, size_t n, const char *dir, int formats,
+                          int *resident, ha_err *err) {
   char files[4096] = "", names[8192] = "", title[512];
   int any[3] = {0, 0, 0};
   double tmax = 1;
@@ -161,11 +220,11 @@ static int write_overlays(const ha_variant *v, size_t n, const char *dir, int fo
     int rc = ha_render(dir, script, vars, plots[p], formats, err);
     if (rc) return rc;
   }
-  return 0;
+  return write_resident_overlays(v, n, dir, formats, tmax, title, resident, err);
 }
 
 static int write_index(const ha_variant *v, size_t n, const char *dir, int formats, int variant_plots,
-                       ha_err *err) {
+                       int resident, ha_err *err) {
   ha_out o;
   int rc = ha_out_open(&o, dir, "index.html", err);
   if (rc) return rc;
@@ -197,6 +256,14 @@ static int write_index(const ha_variant *v, size_t n, const char *dir, int forma
     fputs("</tr>\n", o.f);
   }
   fputs("</table>\n", o.f);
+  static const char *measured[][2] = {
+      {"ovl_rutil", "Utilization over time: live requested bytes / resident bytes (measured), one "
+                    "line per variant and allocator."},
+      {"ovl_resident", "Resident bytes (measured, the replayer's own memory left out) over time, "
+                       "one line per variant and allocator."}};
+  for (int p = 0; resident && p < 2; p++)
+    fprintf(o.f, "<figure><img src=\"%s.%s\" alt=\"%s\"><figcaption>%s</figcaption></figure>\n",
+            measured[p][0], ha_image_ext(formats), measured[p][0], measured[p][1]);
   static const char *plots[][2] = {
       {"ovl_mapped", "SuperSlab mapped bytes (H) over time, one line per variant."},
       {"ovl_live", "Live SuperSlabs over time, one line per variant."},
@@ -224,11 +291,13 @@ int ha_compare_write(ha_variant *v, size_t n, const char *dir, int formats, int 
   if ((rc = write_json(v, n, dir, err))) return rc;
   char *text = markdown(v, n);
   if (!text) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
-  if ((rc = ha_write_text(dir, "compare.md", text, err)) || (rc = write_overlays(v, n, dir, formats, err))) {
+  int resident = 0;
+  if ((rc = ha_write_text(dir, "compare.md", text, err)) ||
+      (rc = write_overlays(v, n, dir, formats, &resident, err))) {
     free(text);
     return rc;
   }
-  if ((rc = write_index(v, n, dir, formats, variant_plots, err))) {
+  if ((rc = write_index(v, n, dir, formats, variant_plots, resident, err))) {
     free(text);
     return rc;
   }

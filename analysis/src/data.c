@@ -5,6 +5,7 @@
  * A value a log axis cannot show (0) or a ratio of nothing is "NaN", which
  * gnuplot skips. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "internal.h"
@@ -177,6 +178,35 @@ static int drift(const json_t *samples, const char *dir, ha_err *err) {
   return ha_out_commit(&o, err);
 }
 
+/* The measured samples (--allocator): live bytes of every block beside
+ * resident and mapped bytes. Written only when a sample has them. */
+static int resident(const json_t *run, const json_t *samples, const char *dir, ha_plotinfo *info,
+                    ha_err *err) {
+  size_t i;
+  json_t *s;
+  json_array_foreach(samples, i, s) info->has_resident |= json_object_get(s, "resident_bytes") != NULL;
+  if (!info->has_resident) return 0;
+  ha_out o;
+  int rc = ha_out_open(&o, dir, "resident.dat", err), any = 0;
+  if (rc) return rc;
+  fputs("# t live_requested_all_blocks resident_bytes mapped_bytes utilization(live/resident)\n", o.f);
+  bool hakmem = !ha_run_is_external(run);
+  json_array_foreach(samples, i, s) {
+    if (!json_object_get(s, "resident_bytes")) continue;
+    put_t(o.f, s);
+    /* hakmem's R counts SuperSlab blocks; its large objects are beside it. */
+    long long live = ival(s, "live_req_bytes") + (hakmem ? ival(s, "large_live_bytes") : 0);
+    if (live > 0) fprintf(o.f, " %lld", live), any = 1;
+    else fputs(" NaN", o.f);
+    put_pos(o.f, json_object_get(s, "resident_bytes"), &any);
+    put_pos(o.f, json_object_get(s, "mapped_bytes"), &any);
+    put(o.f, json_object_get(s, "resident_utilization"));
+    fputc('\n', o.f);
+  }
+  info->resident_nodata = !any;
+  return ha_out_commit(&o, err);
+}
+
 int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err *err) {
   memset(info, 0, sizeof *info);
   const json_t *samples = json_object_get(run, "samples");
@@ -193,7 +223,8 @@ int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err 
   int rc;
   if ((rc = ladder(samples, dir, info, err)) || (rc = superslabs(samples, events, dir, err)) ||
       (rc = occupancy(samples, dir, err)) || (rc = remote(samples, dir, err)) ||
-      (rc = trim(events, dir, info, err)) || (rc = drift(samples, dir, err)))
+      (rc = trim(events, dir, info, err)) || (rc = drift(samples, dir, err)) ||
+      (rc = resident(run, samples, dir, info, err)))
     return rc;
   return 0;
 }

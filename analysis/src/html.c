@@ -9,6 +9,12 @@
 const ha_metric ha_compare_metrics[] = {
     {"events", "events replayed", 0},
     {"oom", "out of memory", 0},
+    {"peak_resident_bytes", "peak resident (measured)", 1},
+    {"peak_mapped_bytes", "peak mapped (measured)", 1},
+    {"peak_live_all_bytes", "peak live, every block", 1},
+    {"resident_utilization_end", "utilization live/resident, end", 0},
+    {"resident_fragmentation.jw1", "JW1 mean resident / mean live", 0},
+    {"resident_fragmentation.jw4", "JW4 max resident / max live", 0},
     {"ss_allocated", "SuperSlabs mapped (total)", 0},
     {"ss_freed", "SuperSlabs unmapped (total)", 0},
     {"ss_peak", "SuperSlabs live, peak", 0},
@@ -36,8 +42,11 @@ const size_t ha_ncompare_metrics = sizeof ha_compare_metrics / sizeof *ha_compar
 
 void ha_metric_text(char *buf, size_t n, const json_t *summary, const ha_metric *m) {
   const json_t *v = ha_path_get(summary, m->path);
-  if (!strcmp(m->path, "oom")) {
+  if (!v) {
+    snprintf(buf, n, "-"); /* not this kind of run's (an allocator has no SuperSlabs) */
+  } else if (!strcmp(m->path, "oom")) {
     if (!v || json_is_false(v)) snprintf(buf, n, "no");
+    else if (!json_object_get(v, "ss_live")) snprintf(buf, n, "OOM at t=%lld", ha_int(json_object_get(v, "t")));
     else snprintf(buf, n, "OOM at t=%lld (%lld SuperSlabs)",
                   ha_int(json_object_get(v, "t")), ha_int(json_object_get(v, "ss_live")));
   } else if (m->bytes && (json_is_integer(v) || json_is_real(v))) {

@@ -6,6 +6,7 @@
 #ifndef HA_INTERNAL_H
 #define HA_INTERNAL_H
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +37,9 @@ void ha_fmt_bytes(char *buf, size_t n, double bytes);
 #define HA_VARIANT_MAX 512
 void ha_run_names(const json_t *run, char *trace, size_t tn, char *variant, size_t vn);
 const char *ha_basename(const char *path);
+/* The run replayed glibc, jemalloc, mimalloc or tcmalloc (config.allocator):
+ * no SuperSlab fields. */
+bool ha_run_is_external(const json_t *run);
 /* dir/name into buf; HA_ERR_INPUT when too long. */
 int ha_join(char *buf, size_t n, const char *dir, const char *name, ha_err *err);
 /* mkdir -p of one directory and its parents. */
@@ -102,6 +106,8 @@ typedef struct ha_plotinfo {
   int nss;            /* SuperSlab rows of the per-SuperSlab heat map */
   int ss_per_row;     /* SuperSlab ids per row there */
   int has_ssdetail;
+  int has_resident;   /* a sample has resident_bytes: resident.dat */
+  int resident_nodata;
   long events_dropped;
 } ha_plotinfo;
 
@@ -157,8 +163,21 @@ typedef struct ha_variant {
   char run_path[HA_PATH_MAX];
   char dir[HA_PATH_MAX];     /* its own plots: DIR/label */
   int replay_exit;           /* 0, or 3 when the replay ran out of memory */
+  int external;              /* an allocator other than hakmem (--allocator NAME) */
   json_t *run;
 } ha_variant;
+
+/* compare.c: replays run in parallel are each pinned to a CPU of their own
+ * (the least busy of those allowed) when there are several jobs and CPUs. */
+typedef struct ha_cpus {
+  cpu_set_t allowed;
+  int busy[CPU_SETSIZE];
+  bool pin;
+} ha_cpus;
+void ha_cpus_init(ha_cpus *c, int jobs);
+int ha_cpus_take(ha_cpus *c);            /* a CPU (counted busy), or -1 */
+void ha_cpus_give(ha_cpus *c, int cpu);
+void ha_pin_self(int cpu);               /* in a child, before exec */
 
 /* board.c: compare's progress, one line per variant, on a terminal. */
 typedef struct ha_board {

@@ -18,6 +18,9 @@ static const plot_def plots[] = {
     {"ladder", "Utilization R/H (right axis) and the byte ladder: live requested (R) <= live "
                "block <= slab active <= mapped (H); touched is the simulated heap RSS. The gap "
                "between R and H is the fragmentation."},
+    {"resident", "Measured: the allocator's resident and mapped bytes (the replayer's own memory "
+                 "left out), the live bytes the trace asked for, and their ratio (right axis). "
+                 "The same method for every allocator."},
     {"superslabs", "SuperSlab census: live, empty (no live block), orphaned (owner exited), and "
                    "those whose active counter is > 0 while nothing in them is live (the seed's "
                    "bug); dashed: SuperSlabs mapped and unmapped so far."},
@@ -61,7 +64,10 @@ int ha_render(const char *dir, const char *script, const char *vars, const char 
 
 /* A libhakmem.so sample file (util.c) has no ground truth, no occupancy
  * and no events: only the plots of what a real process can measure. */
-static bool plot_applies(const json_t *run, const char *name) {
+static bool plot_applies(const json_t *run, const ha_plotinfo *info, const char *name) {
+  if (!strcmp(name, "resident")) return info->has_resident;
+  /* Another allocator: only what is measured outside it. */
+  if (ha_run_is_external(run)) return false;
   const char *enc = json_string_value(ha_path_get(run, "trace.encoding"));
   if (!enc || strcmp(enc, "libhakmem-samples")) return true;
   return !strcmp(name, "ladder") || !strcmp(name, "superslabs") || !strcmp(name, "remote");
@@ -86,7 +92,7 @@ static int write_index(const json_t *run, const char *run_path, const char *dir,
   ha_html_summary(o.f, run);
   for (size_t i = 0; i < NPLOTS; i++) {
     if (!strcmp(plots[i].name, "ssdetail") && !info->has_ssdetail) continue;
-    if (!plot_applies(run, plots[i].name)) continue;
+    if (!plot_applies(run, info, plots[i].name)) continue;
     fprintf(o.f, "<figure><img src=\"%s.%s\" alt=\"%s\"><figcaption>", plots[i].name,
             ha_image_ext(formats), plots[i].name);
     ha_html_escape(o.f, plots[i].caption);
@@ -114,7 +120,7 @@ int ha_plot_run(const json_t *run, const char *run_path, const char *ss_detail, 
   for (size_t i = 0; i < NPLOTS; i++) {
     const char *name = plots[i].name;
     if (!strcmp(name, "ssdetail") && !info.has_ssdetail) continue;
-    if (!plot_applies(run, name)) continue;
+    if (!plot_applies(run, &info, name)) continue;
     char vars[2048] = "", script[64], data[64];
     snprintf(script, sizeof script, "%s.gp", name);
     snprintf(data, sizeof data, "%s.dat", name);
@@ -126,6 +132,7 @@ int ha_plot_run(const json_t *run, const char *run_path, const char *ss_detail, 
       ha_var_num(vars, sizeof vars, "nodata", info.ladder_nodata);
       ha_var_num(vars, sizeof vars, "noutil", info.ladder_noutil);
     }
+    if (!strcmp(name, "resident")) ha_var_num(vars, sizeof vars, "nodata", info.resident_nodata);
     if (!strcmp(name, "trim")) {
       ha_var_num(vars, sizeof vars, "ntrims", info.ntrims);
       ha_var_num(vars, sizeof vars, "boxw", info.trim_boxw);

@@ -5,7 +5,8 @@
  * array").  The readers after it may then take every field they use for
  * what the schema says it is.  The keywords covered are those the schema
  * uses: type (a name or a list), enum, minimum, maximum, pattern,
- * required, properties, items, minItems, maxItems and local $ref; any
+ * required, properties, items, minItems, maxItems, local $ref and
+ * if/then/else (an external allocator's run has no SuperSlab fields); any
  * other keyword is an error in the schema, not ignored. */
 #include <regex.h>
 #include <string.h>
@@ -40,7 +41,8 @@ static int type_is(const json_t *v, const char *t) {
  * accepted, never checked. */
 static const char *const known_keywords[] = {
     "$schema", "$id", "title", "description", "default", "$defs", "$ref", "type", "enum",
-    "minimum", "maximum", "pattern", "required", "properties", "items", "minItems", "maxItems"};
+    "minimum", "maximum", "pattern", "required", "properties", "items", "minItems", "maxItems",
+    "if", "then", "else"};
 
 typedef struct walk {
   const json_t *root; /* the schema, for $ref */
@@ -83,7 +85,9 @@ static int keywords_known(const json_t *s, ha_err *err) {
       const char *name;
       json_t *sub;
       json_object_foreach(k, name, sub) if (keywords_known(sub, err)) return HA_ERR_INTERNAL;
-    } else if (!strcmp(key, "items") && keywords_known(k, err)) {
+    } else if ((!strcmp(key, "items") || !strcmp(key, "if") || !strcmp(key, "then") ||
+                !strcmp(key, "else")) &&
+               keywords_known(k, err)) {
       return HA_ERR_INTERNAL;
     }
   }
@@ -164,6 +168,17 @@ static int check(walk *w, const json_t *s, const json_t *v, char *path) {
       int rc = child ? check_child(w, sub, child, path, key, 0) : 0;
       if (rc) return rc;
     }
+  }
+  const json_t *cond = json_object_get(s, "if");
+  if (cond) {
+    /* The condition's failure is no error: it picks then or else. */
+    ha_err quiet;
+    walk q = {w->root, w->file, &quiet};
+    char scratch[HA_PATH_MAX];
+    snprintf(scratch, sizeof scratch, "%s", path);
+    const json_t *branch = json_object_get(s, check(&q, cond, v, scratch) == 0 ? "then" : "else");
+    int rc = branch ? check(w, branch, v, path) : 0;
+    if (rc) return rc;
   }
   if (json_is_array(v)) {
     const json_t *mi = json_object_get(s, "minItems"), *ma = json_object_get(s, "maxItems");

@@ -230,3 +230,8 @@ void ha_label(char *buf, size_t n, const char *text) {
   buf[i] = '\0';
   if (!i && n > 1) snprintf(buf, n, "run");
 }
+
+bool ha_run_is_external(const json_t *run) {
+  const char *a = json_string_value(ha_path_get(run, "config.allocator"));
+  return a && strcmp(a, "hakmem");
+}

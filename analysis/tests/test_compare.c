@@ -276,7 +276,7 @@ static void test_compare_errors(void **state) {
     const char *msg;
   } cases[] = {
       {{NULL}, "no trace or run.json given"},
-      {{trace, "--variants", "seed-buggy,nosuch", "-o", fresh, "--quiet", NULL}, "unknown preset 'nosuch'"},
+      {{trace, "--variants", "seed-buggy,nosuch", "-o", fresh, "--quiet", NULL}, "unknown preset or allocator 'nosuch'"},
       {{trace, "--variants", "adopt,adopt", "-o", dir, NULL}, "variant adopt given twice"},
       {{trace, "--variants", ",", "-o", dir, NULL}, "no variant given"},
       {{trace, "--jobs", "0", NULL}, "--jobs"},

@@ -29,11 +29,16 @@ static int fail(hr_failure *f, uint64_t t, const hr_op *op, int kind, const char
   return kind;
 }
 
-/* A 1-byte block has one byte to mark: its first. */
-static void mark(void *p, uint64_t size, uint64_t id) {
+/* A 1-byte block has one byte to mark: its first. When the allocator's
+ * memory is measured (--allocator hakmem), every page between is written
+ * too, as the program would use it (child.c does the same for the others). */
+static void mark(void *p, uint64_t size, uint64_t id, bool touch) {
   if (!size) return;
-  ((uint8_t *)p)[0] = first_byte(id);
-  if (size > 1) ((uint8_t *)p)[size - 1] = last_byte(id);
+  uint8_t *b = p;
+  b[0] = first_byte(id);
+  if (touch)
+    for (uint64_t i = 4096 - ((uintptr_t)b & 4095); i + 1 < size; i += 4096) b[i] = 0;
+  if (size > 1) b[size - 1] = last_byte(id);
 }
 
 static bool intact(const hr_block *b, uint64_t id) {
@@ -85,7 +90,7 @@ int hr_exec(hr_run *run, const hr_op *op, uint64_t t, hr_failure *f) {
       for (uint64_t i = 0; i < size; i += 4096)
         if (((uint8_t *)p)[i])
           return fail(f, t, op, HR_FAIL_CORRUPT, "calloc returned memory that is not zeroed");
-    mark(p, size, op->id);
+    mark(p, size, op->id, run->measure);
     record_new(run, hr_block_at(blocks, op->slot), p, size);
     return 0;
   }
@@ -121,7 +126,7 @@ int hr_exec(hr_run *run, const hr_op *op, uint64_t t, hr_failure *f) {
     }
     if (prev.size && op->size && ((uint8_t *)p)[0] != keep)
       return fail(f, t, op, HR_FAIL_CORRUPT, "realloc lost the block's contents");
-    mark(p, op->size, op->new_id);
+    mark(p, op->size, op->new_id, run->measure);
     record_new(run, hr_block_at(blocks, op->slot2), p, op->size);
     return 0;
   }

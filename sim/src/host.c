@@ -39,9 +39,9 @@ static int cpus_allowed(void) {
   return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
 }
 
-json_t *hr_host_json(double wall, uint64_t events, uint32_t pool_threads) {
+json_t *hr_host_json(double wall, uint64_t events, uint32_t pool_threads, int who) {
   struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
+  getrusage(who, &ru);
   struct utsname u;
   uname(&u);
   char cpu[256];

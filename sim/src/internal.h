@@ -290,6 +290,7 @@ typedef struct hr_worker {
   hr_pool *pool;
   uint32_t index;              /* creation order */
   pthread_t thread;
+  void *stack;                 /* hr_stack_size(), shared (hr_stack_attr) */
   int64_t tid;                 /* the trace thread it runs, -1 while idle */
   struct hr_worker *next_idle;
   hr_queue queue;              /* free mode */
@@ -307,6 +308,13 @@ struct hr_pool {
                                 * error, or -ENOMEM) */
 };
 
+/* The size of the replayer's thread stacks: glibc's default (ulimit -s)
+ * and a guard page. */
+size_t hr_stack_size(void);
+/* Attributes for a thread on a new shared stack (*stack, hr_stack_size()
+ * with a guard page): 0, or an errno. */
+int hr_stack_attr(pthread_attr_t *attr, void **stack);
+void hr_stack_free(void *stack);
 int hr_pool_init(hr_pool *p, hr_run *run, void *(*main)(void *));
 /* An idle worker, or a new OS thread; NULL if none can be created (why in
  * p->err). */
@@ -467,6 +475,12 @@ typedef struct hr_sampler {
   int64_t drift_last;
   uint64_t lnbe_last;          /* logically_nonempty_but_empty at the last sample */
   uint64_t lnbe_peak;
+  /* --allocator hakmem: the measured samples' series, and peaks. */
+  double *Rr, *Hr;             /* all live requested bytes, resident */
+  uint64_t nr, capr;
+  uint64_t peak_resident, peak_mapped;
+  uint64_t peak_live_all;      /* R and large objects, at the measured samples */
+  double rutil_last;
 } hr_sampler;
 
 int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t errlen);
@@ -482,6 +496,8 @@ int hr_census_take(hr_run *run, uint64_t t, hr_census_row **rows, size_t *nrows)
 void hr_sampler_free(hr_sampler *s);
 /* The summary object from the samples and the final stats. */
 json_t *hr_summary(hr_run *run, json_t *oom_event);
+/* Johnstone and Wilson's jw1-jw4 (and _pct) from n sampled R and H. */
+json_t *hr_fragmentation_json(const double *R, const double *H, uint64_t n);
 
 /* ------------------------------------------------------------ progress.c */
 
@@ -492,12 +508,137 @@ typedef struct hr_progress_line {
   double started, last;
 } hr_progress_line;
 
+/* ------------------------------------------------------------ resident.c */
+
+/* The allocator's resident and mapped bytes, one method for every
+ * allocator (resident.c's comment; docs/run-format.md). */
+typedef struct hr_resident {
+  int rollup_fd, maps_fd;      /* /proc/self/smaps_rollup, /proc/self/maps */
+  bool in_process;             /* the replayer's malloc heap is subtracted */
+  char *buf;                   /* shared scratch for the files' text */
+  size_t cap;
+  unsigned char *vec;          /* mincore's vector (shared) */
+  size_t veccap;
+  int64_t base_anon, base_mapped; /* at the baseline */
+  double started, spent;       /* the measurement budget */
+  uint64_t vmas;               /* mappings at the last measurement */
+  uint64_t measured;
+} hr_resident;
+
+/* A MAP_SHARED anonymous region (shmem: never counted as the allocator's),
+ * or NULL. */
+void *hr_shared_map(size_t size);
+void hr_shared_unmap(void *p, size_t size);
+/* in_process: also routes every later malloc of this process to glibc's
+ * brk heap, which measurements subtract. 0, or -1 (no /proc). */
+int hr_resident_init(hr_resident *r, bool in_process);
+void hr_resident_free(hr_resident *r);
+/* What is there before the first replayed event, subtracted from then on. */
+int hr_resident_baseline(hr_resident *r);
+/* Whether a measurement fits the budget now (always when forced). */
+bool hr_resident_due(const hr_resident *r, bool force);
+int hr_resident_measure(hr_resident *r, uint64_t *resident, uint64_t *mapped);
+
+/* ------------------------------------------------------------ selfreport.c */
+
+#define HR_SELF_MAX 8
+
+/* The allocators hakreplay --allocator knows, and how each is loaded. */
+typedef struct hr_allocator_info {
+  const char *name;            /* glibc, jemalloc, mimalloc, tcmalloc */
+  const char *soname;          /* LD_PRELOAD'ed in the child; NULL: glibc */
+  const char *package;         /* the Debian package (scripts/install-deps.sh) */
+} hr_allocator_info;
+
+/* NULL for a name that is not an external allocator (hakmem included). */
+const hr_allocator_info *hr_allocator_find(const char *name);
+/* "glibc, jemalloc, mimalloc, tcmalloc". */
+const char *hr_allocator_names(void);
+
+/* What an allocator reports about itself, found by dlsym in the child. */
+typedef struct hr_self {
+  const hr_allocator_info *info;
+  uint32_t n;                  /* values per report */
+  const char *names[HR_SELF_MAX];
+  void *fn;                    /* the report function */
+} hr_self;
+
+/* Checks that malloc is the allocator's (the preload took), finds its
+ * report function and version: 0, or -1 with err. */
+int hr_self_init(hr_self *s, const hr_allocator_info *info, char *version, size_t vlen,
+                 char *library, size_t llen, char *err, size_t errlen);
+void hr_self_read(const hr_self *s, uint64_t *vals);
+
+/* ------------------------------------------------------------ child.c, extrun.c */
+
+/* An external allocator's replay runs in a child process (a re-exec of
+ * hakreplay with the allocator preloaded) whose own bookkeeping never
+ * calls malloc: the parent reads the trace, resolves it and writes
+ * run.json; the child runs the ops, keeps the ground truth and measures.
+ * They share one memfd: ops parent -> child, records child -> parent. */
+#define HR_X_RING (1u << 16)   /* ops in flight (a power of two) */
+#define HR_X_RECS 4096u        /* records in flight */
+
+enum { HR_XREC_SAMPLE = 1, HR_XREC_START, HR_XREC_EXIT };
+enum { HR_XSTATE_STARTING = 0, HR_XSTATE_RUNNING, HR_XSTATE_DONE, HR_XSTATE_SETUP_FAILED };
+
+/* One record: a sample, or a thread start or exit (for the event log). */
+typedef struct hr_xrec {
+  uint32_t kind, tid, parent, measured;
+  uint64_t t;
+  uint64_t live_blocks, live_bytes, frees_local, frees_remote, threads_alive;
+  uint64_t resident, mapped;
+  uint64_t self[HR_SELF_MAX];
+} hr_xrec;
+
+typedef struct hr_xshm {
+  /* The parent's, before the child starts. */
+  uint64_t sample_every;
+  uint64_t inject_overwrite;   /* tests: hr_options' */
+  uint32_t threads;            /* trace threads (the header's count) */
+  char allocator[32];
+  /* The child's, before it sets state RUNNING (or SETUP_FAILED: msg). */
+  char version[96];
+  char library[256];
+  uint32_t nself;
+  char self_names[HR_SELF_MAX][40];
+  /* Ops: ring[t % HR_X_RING] for t in [done, fed). */
+  _Alignas(64) _Atomic uint64_t fed;
+  _Atomic uint32_t feed_end;   /* no op after fed */
+  _Atomic uint32_t parent_bell;/* futex: the parent published or took */
+  _Atomic uint32_t child_waits;
+  _Alignas(64) _Atomic uint64_t done; /* ops run */
+  _Atomic uint64_t recs_put;
+  _Atomic uint32_t child_bell; /* futex: the child ran, put or ended */
+  _Atomic uint32_t parent_waits;
+  _Atomic uint32_t state;
+  _Alignas(64) _Atomic uint64_t recs_taken;
+  /* The end (state DONE). */
+  uint64_t events_done, peak_live_bytes, threads_started, live_blocks_end;
+  uint64_t frees_local, frees_remote;
+  uint32_t os_threads;
+  hr_failure failure;
+  char msg[320];
+  hr_op ring[HR_X_RING];
+  hr_xrec recs[HR_X_RECS];
+} hr_xshm;
+
+/* The child's main: hakreplay --child FD (FD: the memfd). Exit 0, or 4. */
+int hr_child_main(int fd);
+/* Futex on a word of shared memory (not private: two processes). */
+void hr_xwait(_Atomic uint32_t *word, uint32_t seen, double seconds);
+void hr_xwake(_Atomic uint32_t *word);
+
 /* ------------------------------------------------------------ replay.c */
 
 typedef struct hr_options {
   const char *trace_path;
   const char *out_path;        /* run.json */
   const char *ss_detail_path;  /* optional JSONL */
+  /* --allocator: NULL, hakmem in process as always; "hakmem", the same
+   * with its resident and mapped bytes measured (resident.c); another
+   * name, an external allocator replayed in a child (extrun.c). */
+  const char *allocator;
   hak_config cfg;
   bool deterministic;
   uint64_t ops_per_ms;
@@ -533,6 +674,9 @@ struct hr_run {
   hr_pool pool;
   hr_det det;
   hr_free fr;
+  bool measure;                /* --allocator hakmem: resident and mapped bytes */
+  bool last_sample;            /* the next sample is the run's last (always measured) */
+  hr_resident resident;
   bool driver_ready;
   hc_out out;                  /* run.json: opened by the setup, put in place at the end */
   hr_progress_line progress_line;
@@ -559,6 +703,10 @@ void hr_thread_started(hr_run *run, uint32_t tid, uint32_t parent, uint64_t t);
 void hr_thread_start_failed(hr_run *run, uint32_t tid, uint64_t t);
 /* Runs the replay; returns the process exit code. */
 int hr_replay(const hr_options *o);
+/* The parent's side of hakreplay TRACE --allocator NAME (extrun.c). */
+int hr_ext_replay(const hr_options *o);
+/* run.json's trace object (replay.c; extrun.c too). */
+json_t *hr_trace_json(hr_run *run);
 
 /* ------------------------------------------------------------ progress.c */
 
@@ -572,8 +720,9 @@ void hr_progress_format(char *buf, size_t len, uint64_t done, int64_t total, dou
 
 /* ------------------------------------------------------------ host.c */
 
-/* Wall time, RSS, CPU, faults: the only nondeterministic part of run.json. */
-json_t *hr_host_json(double wall_seconds, uint64_t events, uint32_t pool_threads);
+/* Wall time, RSS, CPU, faults: the only nondeterministic part of run.json.
+ * who: RUSAGE_SELF, or RUSAGE_CHILDREN for a replay run in a child. */
+json_t *hr_host_json(double wall_seconds, uint64_t events, uint32_t pool_threads, int who);
 double hr_now(void);
 
 /* ------------------------------------------------------------ outfile.c */

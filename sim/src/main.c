@@ -17,12 +17,16 @@ static const char usage_text[] =
     "       hakreplay plot RUN.json [-o DIR] [--format png|svg|both] [--ss-detail FILE.jsonl]\n"
     "       hakreplay compare TRACE [--variants A,B,...] [--opt NAME=VALUE]... [-o DIR] [--jobs N]\n"
     "       hakreplay check RUN.json --baseline FILE | check --record RUN.json -o FILE\n"
-    "(plot, compare, check: 'hakreplay plot --help' etc., docs/analysis.md)\n"
+    "       hakreplay sweep TRACE... --variants A,B,... [--opt-grid NAME=V1,V2]... -o DIR\n"
+    "(plot, compare, check, sweep: 'hakreplay plot --help' etc., docs/analysis.md)\n"
     "\n"
     "Replays TRACE (.json, .jsonl or .hkt) on the hakmem-sim allocator, one real thread per\n"
     "trace thread, and writes what happened as JSON (docs/run-format.md).\n"
     "\n"
     "  -o, --output FILE       run.json to write (default: run.json)\n"
+    "  --allocator NAME        hakmem (default; with it named, its resident and mapped\n"
+    "                          bytes are measured), glibc, jemalloc, mimalloc, tcmalloc\n"
+    "                          (replayed in a child process; docs/run-format.md)\n"
     "  --variant PRESET        %s\n"
     "  --opt NAME=VALUE        an allocator option (docs/allocator.md); repeatable\n"
     "  --mode MODE             deterministic (default) or free\n"
@@ -125,6 +129,7 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
     }
     /* An option we do not know is that, whether or not a value follows. */
     static const char *const with_value[] = {"-o", "--output", "--variant", "--opt", "--ss-detail",
+                                             "--allocator",
                                              "--mode", "--ops-per-ms", "--sample-every",
                                              "--thread-maps", "--inject-overwrite", "--progress-fd",
                                              "--max-events"};
@@ -136,6 +141,7 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
     uint64_t n;
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) o.out_path = v;
     else if (!strcmp(a, "--variant")) variant = v;
+    else if (!strcmp(a, "--allocator")) o.allocator = v;
     else if (!strcmp(a, "--opt")) opts[nopts++] = v;
     else if (!strcmp(a, "--ss-detail")) o.ss_detail_path = v;
     else if (!strcmp(a, "--mode")) {
@@ -159,6 +165,25 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
     }
   }
   if (!o.trace_path) return usage_error("no trace given", NULL);
+  if (o.allocator && strcmp(o.allocator, "hakmem") && !hr_allocator_find(o.allocator)) {
+    char err[300];
+    snprintf(err, sizeof err, "--allocator: unknown allocator '%s' (hakmem, %s)", o.allocator,
+             hr_allocator_names());
+    return usage_error(err, NULL);
+  }
+  if (o.allocator && strcmp(o.allocator, "hakmem")) {
+    /* Another allocator: hakmem's configuration means nothing to it. */
+    const char *bad = variant ? "--variant" : nopts ? "--opt" : !o.deterministic ? "--mode free"
+                      : o.ss_detail_path ? "--ss-detail" : o.thread_maps ? "--thread-maps" : NULL;
+    if (bad) {
+      char err[300];
+      snprintf(err, sizeof err, "%s is for hakmem, not for --allocator %s", bad, o.allocator);
+      return usage_error(err, NULL);
+    }
+    o.progress = !o.quiet && isatty(STDERR_FILENO);
+    *o_out = o;
+    return -1;
+  }
 
   char err[300];
   if (variant && hak_config_apply_preset(&o.cfg, variant) != 0) {
@@ -182,13 +207,21 @@ static int parse(int argc, char **argv, hr_options *o_out, const char **opts) {
 }
 
 int main(int argc, char **argv) {
+  /* An external allocator's replay (extrun.c starts it; child.c). */
+  if (argc == 3 && !strcmp(argv[1], "--child")) return hr_child_main(atoi(argv[2]));
   /* The analysis subcommands (analysis/, docs/analysis.md). */
   if (argc > 1 && !strcmp(argv[1], "plot")) return ha_plot_main(argc - 1, argv + 1);
   if (argc > 1 && !strcmp(argv[1], "compare")) {
     char presets[256];
-    return ha_compare_main(argc - 1, argv + 1, preset_list(presets, sizeof presets, ","));
+    return ha_compare_main(argc - 1, argv + 1, preset_list(presets, sizeof presets, ","),
+                           hr_allocator_names());
   }
   if (argc > 1 && !strcmp(argv[1], "check")) return ha_check_main(argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "sweep")) {
+    char presets[256];
+    return ha_sweep_main(argc - 1, argv + 1, preset_list(presets, sizeof presets, ","),
+                         hr_allocator_names());
+  }
   if (argc == 2 && !strcmp(argv[1], "--list-options")) {
     char *text = hak_options_listing(HAK_LIST_TEXT);
     if (!text) return HR_EXIT_INTERNAL;
@@ -201,7 +234,7 @@ int main(int argc, char **argv) {
   if (!opts) return HR_EXIT_INTERNAL;
   int rc = parse(argc, argv, &o, opts);
   if (rc < 0) {
-    rc = hr_replay(&o);
+    rc = o.allocator && strcmp(o.allocator, "hakmem") ? hr_ext_replay(&o) : hr_replay(&o);
   }
   free(opts);
   return rc;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hak_json.h"
@@ -43,7 +44,7 @@ void hr_thread_start_failed(hr_run *run, uint32_t tid, uint64_t t) {
   hr_internal_error(run, msg);
 }
 
-static json_t *trace_json(hr_run *run) {
+json_t *hr_trace_json(hr_run *run) {
   const hr_options *o = run->opt;
   static const char *enc[] = {"none", "json", "jsonl", "hkt"};
   json_error_t jerr;
@@ -62,6 +63,7 @@ static json_t *config_json(hr_run *run) {
   const hr_options *o = run->opt;
   char label[HAK_LABEL_MAX];
   json_t *cfg = json_pack("{ss}", "variant", hak_config_label(&o->cfg, label, sizeof label));
+  if (run->measure) json_object_set_new(cfg, "allocator", json_string("hakmem"));
   json_t *options = hak_config_to_json(&o->cfg);
   json_object_update(cfg, options);
   json_decref(options);
@@ -94,12 +96,12 @@ static int write_doc(FILE *f, void *ctx) {
     json_t *value; /* NULL: spooled (samples, events) */
   } parts[] = {
       {"schema", json_pack("{ss si}", "name", "hakreplay-run", "version", 1)},
-      {"trace", trace_json(run)},
+      {"trace", hr_trace_json(run)},
       {"config", config_json(run)},
       {"samples", NULL},
       {"events", NULL},
       {"summary", hr_summary(run, oom)},
-      {"host", hr_host_json(d->wall, run->events_done, run->pool.n)},
+      {"host", hr_host_json(d->wall, run->events_done, run->pool.n, RUSAGE_SELF)},
   };
   size_t n = sizeof parts / sizeof *parts;
   /* The first failure's errno (writes to f: EIO, the stream knows why). */
@@ -135,6 +137,14 @@ static int write_run(hr_run *run, bool oom, double wall) {
 
 static int setup(hr_run *run, const hr_options *o, char *err, size_t errlen) {
   ht_error terr;
+  /* First: from here on the replayer's malloc calls go where the
+   * measurement subtracts them (resident.c). */
+  run->measure = o->allocator != NULL;
+  if (run->measure && hr_resident_init(&run->resident, true) != 0) {
+    snprintf(err, errlen, "--allocator hakmem: cannot read /proc/self/smaps_rollup: %s",
+             strerror(errno));
+    return HR_EXIT_INTERNAL;
+  }
   if (ht_reader_open(o->trace_path, 0, &run->reader, &terr) < 0) {
     snprintf(err, errlen, "%s", terr.text);
     return HR_EXIT_USAGE;
@@ -186,6 +196,11 @@ static int setup(hr_run *run, const hr_options *o, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: cannot write: %s", o->out_path, strerror(-orc));
     return HR_EXIT_USAGE;
   }
+  /* What is there now is the replayer's and the allocator's empty state. */
+  if (run->measure && hr_resident_baseline(&run->resident) != 0) {
+    snprintf(err, errlen, "--allocator hakmem: cannot read /proc/self: %s", strerror(errno));
+    return HR_EXIT_INTERNAL;
+  }
   return 0;
 }
 
@@ -206,6 +221,7 @@ static void teardown(hr_run *run) {
   hr_feed_free(&run->feed);
   hr_blocks_free(&run->blocks);
   if (run->reader) ht_reader_close(run->reader);
+  if (run->measure) hr_resident_free(&run->resident);
 }
 
 int hr_replay(const hr_options *o) {
@@ -255,6 +271,7 @@ int hr_replay(const hr_options *o) {
     uint64_t end_t = run->events_done;
     atomic_store(&run->t_now, end_t);
     hr_progress(run, end_t, true);
+    run->last_sample = true;
     /* The --ss-detail file is put in place once the last sample is in
      * it and nothing found is an internal error; run.json after it. */
     if (hr_sample(run, end_t) != 0) {

@@ -57,6 +57,8 @@ void hr_sampler_free(hr_sampler *s) {
   hc_out_abort(&s->detail_out);
   free(s->R);
   free(s->H);
+  free(s->Rr);
+  free(s->Hr);
 }
 
 static int cmp_row(const void *x, const void *y) {
@@ -118,6 +120,53 @@ static int push_series(hr_sampler *s, double r, double h) {
   return 0;
 }
 
+/* Appends (r, h) to a pair of growing series. */
+static int push_pair(double **R, double **H, uint64_t *n, uint64_t *cap, double r, double h) {
+  if (*n == *cap) {
+    uint64_t ncap = *cap ? *cap * 2 : 1024;
+    double *nr = realloc(*R, ncap * sizeof *nr);
+    if (!nr) return -1;
+    *R = nr;
+    double *nh = realloc(*H, ncap * sizeof *nh);
+    if (!nh) return -1;
+    *H = nh;
+    *cap = ncap;
+  }
+  (*R)[*n] = r;
+  (*H)[*n] = h;
+  (*n)++;
+  return 0;
+}
+
+/* --allocator hakmem: the measured bytes, by the method every allocator
+ * gets (resident.c), and what hakmem says of itself. */
+static int put_measured(hr_run *run, hr_jw *w, const hak_stats *st, int64_t touched) {
+  hr_sampler *s = &run->sampler;
+  hr_truth *tr = &run->truth;
+  uint64_t live = (uint64_t)atomic_load(&tr->live_req_bytes) + (uint64_t)atomic_load(&tr->large_bytes);
+  if (live > s->peak_live_all) s->peak_live_all = live;
+  uint64_t resident, mapped;
+  if (!hr_resident_due(&run->resident, run->last_sample) ||
+      hr_resident_measure(&run->resident, &resident, &mapped) != 0)
+    return 0;
+  put_int(w, "resident_bytes", (int64_t)resident);
+  put_int(w, "mapped_bytes", (int64_t)mapped);
+  hr_jw_key(w, "resident_utilization");
+  s->rutil_last = ratio(live, resident);
+  hr_jw_real(w, s->rutil_last);
+  hr_jw_key(w, "self");
+  hr_jw_open(w, '{');
+  put_int(w, "bytes_mapped", (int64_t)st->bytes_mapped);
+  put_int(w, "large_bytes_live", (int64_t)st->large_bytes_live);
+  put_int(w, "large_cached_bytes", (int64_t)st->large_cached_bytes);
+  put_int(w, "touched_bytes", touched);
+  hr_jw_close(w, '}');
+  if (resident > s->peak_resident) s->peak_resident = resident;
+  if (live > s->peak_live_all) s->peak_live_all = live;
+  if (mapped > s->peak_mapped) s->peak_mapped = mapped;
+  return push_pair(&s->Rr, &s->Hr, &s->nr, &s->capr, (double)live, (double)resident);
+}
+
 int hr_sample(hr_run *run, uint64_t t) {
   hr_sampler *s = &run->sampler;
   hr_census_row *rows;
@@ -167,6 +216,7 @@ int hr_sample(hr_run *run, uint64_t t) {
   put_int(&w, "drains", (int64_t)st.drains);
   put_int(&w, "drained_blocks", (int64_t)st.drained_blocks);
   put_int(&w, "threads_alive", run->threads_alive);
+  int mrc = run->measure ? put_measured(run, &w, &st, c->touched) : 0;
   hr_jw_close(&w, '}');
   if (w.err && !s->failed) s->failed = hr_io_errno();
   s->count++;
@@ -180,18 +230,19 @@ int hr_sample(hr_run *run, uint64_t t) {
   s->drift_last = c->drift;
   s->lnbe_last = (uint64_t)c->lnbe;
   if ((uint64_t)c->lnbe > s->lnbe_peak) s->lnbe_peak = (uint64_t)c->lnbe;
+  if (mrc) return -1;
   return push_series(s, (double)R, (double)H);
 }
 
-/* Johnstone & Wilson's four measures from the sampled R and H. */
-static json_t *fragmentation(const hr_sampler *s) {
+/* Johnstone & Wilson's four measures from sampled R and H. */
+json_t *hr_fragmentation_json(const double *R, const double *H, uint64_t n) {
   double sum_r = 0, sum_h = 0, max_r = 0, max_h = 0, h_at_rmax = 0, r_at_hmax = 0;
   double r_at_rmax = 0, h_at_hmax = 0;
-  for (uint64_t i = 0; i < s->n; i++) {
-    sum_r += s->R[i];
-    sum_h += s->H[i];
-    if (s->R[i] > max_r) max_r = s->R[i], h_at_rmax = s->H[i], r_at_rmax = s->R[i];
-    if (s->H[i] > max_h) max_h = s->H[i], r_at_hmax = s->R[i], h_at_hmax = s->H[i];
+  for (uint64_t i = 0; i < n; i++) {
+    sum_r += R[i];
+    sum_h += H[i];
+    if (R[i] > max_r) max_r = R[i], h_at_rmax = H[i], r_at_rmax = R[i];
+    if (H[i] > max_h) max_h = H[i], r_at_hmax = R[i], h_at_hmax = H[i];
   }
   double v[4] = {sum_r > 0 ? sum_h / sum_r : NAN, r_at_rmax > 0 ? h_at_rmax / r_at_rmax : NAN,
                  r_at_hmax > 0 ? h_at_hmax / r_at_hmax : NAN, max_r > 0 ? max_h / max_r : NAN};
@@ -228,7 +279,7 @@ json_t *hr_summary(hr_run *run, json_t *oom_event) {
   json_object_set_new(o, "peak_live_req_bytes", json_integer(atomic_load(&tr->peak_req_bytes)));
   json_object_set_new(o, "peak_ss_mapped_bytes", json_integer((json_int_t)st.bytes_mapped_peak));
   json_object_set_new(o, "peak_touched_bytes", json_integer((json_int_t)s->peak_touched));
-  json_object_set_new(o, "fragmentation", fragmentation(s));
+  json_object_set_new(o, "fragmentation", hr_fragmentation_json(s->R, s->H, s->n));
   json_object_set_new(o, "utilization_end", json_real(ratio(R, H)));
   json_object_set_new(o, "accounting_drift_end", json_integer(s->drift_last));
   json_object_set_new(o, "logically_nonempty_but_empty_end", json_integer((json_int_t)s->lnbe_last));
@@ -239,6 +290,19 @@ json_t *hr_summary(hr_run *run, json_t *oom_event) {
                                 (json_int_t)(run->opt->thread_maps * started), "per_thread",
                                 (json_int_t)run->opt->thread_maps));
   json_object_set_new(o, "events_dropped", json_integer((json_int_t)run->events.dropped));
-  json_object_set_new(o, "allocator", hak_stats_to_json(&st));
+  json_t *stats = hak_stats_to_json(&st);
+  if (run->measure) {
+    /* --allocator hakmem: measured like every allocator, and named. */
+    json_object_set_new(o, "peak_resident_bytes", json_integer((json_int_t)s->peak_resident));
+    json_object_set_new(o, "peak_mapped_bytes", json_integer((json_int_t)s->peak_mapped));
+    json_object_set_new(o, "peak_live_all_bytes", json_integer((json_int_t)s->peak_live_all));
+    json_object_set_new(o, "resident_utilization_end", json_real(s->rutil_last));
+    json_object_set_new(o, "resident_fragmentation", hr_fragmentation_json(s->Rr, s->Hr, s->nr));
+    json_t *named = json_pack("{ss ss}", "name", "hakmem", "version", HR_VERSION);
+    json_object_update(named, stats);
+    json_decref(stats);
+    stats = named;
+  }
+  json_object_set_new(o, "allocator", stats);
   return o;
 }
