@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +548,19 @@ static void test_options_run_schema_matches_table(void **state) {
       json_object_get(json_object_get(json_object_get(schema, "else"), "properties"), "config"),
       "required");
   assert_non_null(props);
+  /* Every option can be named in a variant's label (slab0 once could not:
+   * the pattern allowed no digit in an option's name). */
+  regex_t label;
+  const char *pattern = json_string_value(json_object_get(json_object_get(props, "variant"), "pattern"));
+  assert_non_null(pattern);
+  assert_int_equal(regcomp(&label, pattern, REG_EXTENDED | REG_NOSUB), 0);
+  for (int i = 0; i < HAK_OPT_COUNT; i++) {
+    const char *name = hak_option_name((hak_option_id)i);
+    char text[128];
+    snprintf(text, sizeof text, "mesh+%s=1+slot_order=bump", name);
+    if (regexec(&label, text, 0, NULL, 0)) fail_msg("run.schema.json: variant label %s refused", text);
+  }
+  regfree(&label);
   for (int i = 0; i < HAK_OPT_COUNT; i++) {
     const char *name = hak_option_name((hak_option_id)i);
     json_t *p = json_object_get(props, name);
