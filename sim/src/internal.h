@@ -141,6 +141,7 @@ typedef struct hr_census_view {
  * can update them from several workers. */
 typedef struct hr_ss {
   uint32_t id, class_idx, block_size, capacity, nslabs;
+  uint32_t slab_bytes;         /* its class's slab size (medium classes: larger) */
   uint32_t map_tid;            /* trace thread that mapped it */
   uint64_t map_t, unmap_t;     /* event index, unmap_t 0 while mapped */
   uintptr_t base;              /* its address, to ask the allocator about it */
@@ -165,7 +166,7 @@ typedef struct hr_truth {
   _Atomic int64_t live_blocks, live_req_bytes, live_block_bytes, slab_active_bytes;
   _Atomic int64_t peak_req_bytes; /* exact peak of R (a racy max in free mode) */
   _Atomic int64_t large_blocks, large_bytes;
-  size_t slab_size, ss_size;
+  size_t ss_size;
   void *retired;               /* superseded tables, freed at the end */
   bool exclusive;              /* one updater at a time (deterministic mode) */
   /* SuperSlabs changed since the last sample: by a block alloc or free
@@ -176,7 +177,7 @@ typedef struct hr_truth {
   bool dirty_oom;              /* the list could not grow: next census is a full one */
 } hr_truth;
 
-int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive);
+int hr_truth_init(hr_truth *t, size_t ss_size, bool exclusive);
 void hr_truth_free(hr_truth *t);
 hr_ss *hr_truth_get(hr_truth *t, uint32_t id);
 hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info);

@@ -170,7 +170,7 @@ static int setup(hr_run *run, const hr_options *o, char *err, size_t errlen) {
   }
   hr_meshing_init(run);
   const hak_config *cfg = hak_get_config(run->alloc);
-  if (hr_truth_init(&run->truth, (size_t)1 << cfg->ss_lg, (size_t)1 << cfg->slab_lg,
+  if (hr_truth_init(&run->truth, (size_t)1 << cfg->ss_lg,
                     o->deterministic) != 0) {
     snprintf(err, errlen, "out of memory");
     return HR_EXIT_INTERNAL;

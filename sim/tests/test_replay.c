@@ -648,6 +648,28 @@ static void test_replay_tiny_blocks(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* A medium class's slabs are larger than slab_lg's 64 KiB (the 20 KiB
+ * class: 512 KiB, four a SuperSlab). The ground truth counts blocks per
+ * slab by the class's slab size: two slabs active, at their own size (by
+ * 64 KiB it once indexed past its four slabs, and wrote into the heap). */
+static void test_replay_medium_slabs(void **state) {
+  (void)state;
+  char *dir = ha_test_mkdir();
+  const char *both[] = {NULL, "--variant", "mesh", NULL};
+  for (int v = 0; v < 2; v++) {
+    assert_int_equal(replay(source("sim/tests/traces/medium-slabs.json"), in_dir(v, dir, "r.json"),
+                            both[v] ? NULL : both + 1, NULL),
+                     0);
+    json_t *run = load_run(path_buf[v]);
+    json_t *samples = json_object_get(run, "samples");
+    json_t *last = json_array_get(samples, json_array_size(samples) - 1);
+    assert_int_equal(get_int(last, "live_blocks"), 30);
+    assert_int_equal(get_int(last, "slab_active_bytes"), 2 * 512 * 1024);
+    json_decref(run);
+  }
+  ha_test_rmdir(dir);
+}
+
 /* Every run.json the tests produce, OOM included, satisfies the documented
  * schema, as the analysis commands check it (docs/run.schema.json, built
  * into them); and the check does reject what breaks it. */
@@ -914,6 +936,7 @@ int main(void) {
       cmocka_unit_test(test_replay_config_precedence),
       cmocka_unit_test(test_replay_variant_label),
       cmocka_unit_test(test_replay_tiny_blocks),
+      cmocka_unit_test(test_replay_medium_slabs),
       cmocka_unit_test(test_replay_census_kept_matches_full),
       cmocka_unit_test(test_replay_progress_on_a_terminal),
       cmocka_unit_test(test_replay_mesh),
