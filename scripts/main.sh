@@ -17,7 +17,8 @@
 #    opens with utilization live/resident over time for everyone.
 # On a terminal, compare shows one progress line per variant while the
 # replays run.
-# About a minute and a half on 2 cores once set up (README);
+# About 3.5 minutes on 2 cores once set up (README: 210 s, most of it the
+# four other allocators' child replays);
 # `bash scripts/main.sh 300` for a quick look.
 set -euo pipefail
 cd "$(dirname "$0")/.."

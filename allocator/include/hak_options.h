@@ -53,6 +53,10 @@
   X(HAK_SLOT_RANDOM, "random",                                                            \
     "in a pseudo-random order per slab (slot_seed), so live blocks fall at different offsets")
 
+#define HAK_SLAB0_VALUES(X)                                                               \
+  X(HAK_SLAB0_FIRST, "first", "a SuperSlab's slab 0 (the one holding its header) is taken first") \
+  X(HAK_SLAB0_LAST, "last", "slab 0 is taken after every other slab: it never meshes")
+
 #define HAK_ENUM_CONSTANT(constant, ...) constant,
 typedef enum { HAK_REFILL_VALUES(HAK_ENUM_CONSTANT) } hak_refill_t;
 typedef enum { HAK_REMOTE_ACCOUNTING_VALUES(HAK_ENUM_CONSTANT) } hak_remote_accounting_t;
@@ -60,6 +64,7 @@ typedef enum { HAK_ORPHAN_POLICY_VALUES(HAK_ENUM_CONSTANT) } hak_orphan_policy_t
 typedef enum { HAK_ON_BAD_FREE_VALUES(HAK_ENUM_CONSTANT) } hak_on_bad_free_t;
 typedef enum { HAK_COMPACTION_VALUES(HAK_ENUM_CONSTANT) } hak_compaction_t;
 typedef enum { HAK_SLOT_ORDER_VALUES(HAK_ENUM_CONSTANT) } hak_slot_order_t;
+typedef enum { HAK_SLAB0_VALUES(HAK_ENUM_CONSTANT) } hak_slab0_t;
 
 #define HAK_MAX_CLASSES 32
 /* HAKMEM's tiny classes (powers of two to 1 KiB), then medium classes to
@@ -120,14 +125,16 @@ typedef enum { HAK_SLOT_ORDER_VALUES(HAK_ENUM_CONSTANT) } hak_slot_order_t;
   X(slot_order, E, HAK_SLOT_ORDER_VALUES, 1, HAK_SLOT_BUMP, 0, 0, "HAKMEM_SLOT_ORDER",     \
     "order in which a slab's blocks are first handed out: bump (address order) or random") \
   X(slot_seed, U, -, 0, 1, 0, UINT32_MAX, "HAKMEM_SLOT_SEED",                            \
-    "seed of slot_order=random's per-slab orders (the same seed, the same orders)")
+    "seed of slot_order=random's per-slab orders (the same seed, the same orders)")      \
+  X(slab0, E, HAK_SLAB0_VALUES, 1, HAK_SLAB0_FIRST, 0, 0, "HAKMEM_SLAB0",                 \
+    "when a thread takes a SuperSlab's slab 0, which holds the header: first, or last")
 
 /* Options added after run.json version 1 froze its `config`
  * (docs/run-format.md): the JSON views (hak_config_to_json) show them only
  * when set away from their default, so a run of any earlier variant writes
  * exactly what it wrote before they existed. docs/run.schema.json lists
  * them with their default, not as required (allocator.options checks). */
-#define HAK_OPTIONS_AFTER_V1(X) X(compaction) X(slot_order) X(slot_seed)
+#define HAK_OPTIONS_AFTER_V1(X) X(compaction) X(slot_order) X(slot_seed) X(slab0)
 
 /* libhakmem.so's own variables: rows of the same shape that the core never
  * reads (fields of hak_preload_config, not of hak_config). They are read
@@ -168,11 +175,13 @@ typedef enum { HAK_SLOT_ORDER_VALUES(HAK_ENUM_CONSTANT) } hak_slot_order_t;
      .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT))                     \
   X(mesh, "mesh", "Phase 1 plus meshing (Option E as Mesh does it), random slot order",  \
     (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
-     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM))                  \
+     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM,                   \
+     .slab0 = HAK_SLAB0_LAST))                                                           \
   X(mesh_adopt, "mesh-adopt", "adopt plus meshing, random slot order",                   \
     (.remote_accounting = HAK_ACCT_PUSH, .idle_trim_ms = 100, .trim_ss = 1,              \
      .refill = HAK_REFILL_REUSE, .orphan_policy = HAK_ORPHAN_ADOPT,                      \
-     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM))
+     .compaction = HAK_COMPACTION_MESH, .slot_order = HAK_SLOT_RANDOM,                   \
+     .slab0 = HAK_SLAB0_LAST))
 
 typedef enum {
 #define HAK_PRESET_ENUM(id, ...) HAK_PRESET_##id,

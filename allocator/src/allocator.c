@@ -149,7 +149,7 @@ void hak_set_extra_maps(hak_allocator *a, uint64_t n) {
 uint32_t hak_ss_id_of(hak_allocator *a, const void *p, uint32_t *slab_idx, uint32_t *block_size) {
   hak_superslab *ss = hak_registry_lookup(a, p);
   if (!ss) return 0;
-  if (slab_idx) *slab_idx = (uint32_t)(((uintptr_t)p - (uintptr_t)ss) >> a->cfg.slab_lg);
+  if (slab_idx) *slab_idx = (uint32_t)(((uintptr_t)p - (uintptr_t)ss) >> ss->slab_shift); /* the class's slabs */
   if (block_size) *block_size = ss->block_size;
   return ss->id;
 }

@@ -10,11 +10,12 @@
  *
  * A pass, class by class under the class lock:
  *   1. candidates: slabs other than slab 0 (it holds the header), not
- *      aliases, owned (live, orphaned), fully carved (so merging touches no
- *      new page and A's free list can hold every free offset), with live
- *      blocks filling at most 3/4 of them. Each gets a bitmap of the
- *      offsets its pages hold: carved, minus its free list, remote stack
- *      and owner's free cache (a primary's include its aliases' blocks);
+ *      aliases, owned (live, orphaned), with live blocks filling at most
+ *      3/4 of them. Each gets a bitmap of the offsets its pages hold:
+ *      carved, minus its free list, remote stack and owner's free cache (a
+ *      primary's include its aliases' blocks). A partly carved slab is a
+ *      candidate too: a thread that lives for a few thousand operations, as
+ *      Larson's do, never carves its slabs to the end;
  *   2. matching, as Mesh's SplitMesher: the candidates shuffled (a
  *      deterministic stream from slot_seed and the pass), halved, and each
  *      of the left half tried against at most HAK_MESH_PROBES of the right;
@@ -26,7 +27,8 @@
  *      in the bitmaps); B's live blocks copied to A's same offsets; B's
  *      range, and the ranges of B's own aliases, mapped onto A's file
  *      pages (MAP_FIXED) and B's own range punched; A's free list rebuilt
- *      (in its slot order) from every offset neither holds; B an alias of
+ *      (in its slot order) from every offset neither holds, uncarved ones
+ *      included (A is fully carved from then on); B an alias of
  *      A, B's aliases A's (alias.c), B a free slab again at once if none of
  *      the blocks it held was its own. A merge that would take the
  *      SuperSlab mappings past ss_map_limit is not made.
@@ -172,13 +174,23 @@ static bool clear_list(const hak_allocator *a, const hak_superslab *ss, const ha
   return q == NULL;
 }
 
-/* The offsets s's pages hold, into bits; false when its lists do not add
- * up (left alone: a bad free will show there). */
-static bool live_bits(const hak_allocator *a, const hak_superslab *ss, const hak_slab *s,
-                      uint32_t words, uint64_t *bits) {
+/* The offsets s's pages hold, into bits: its carved blocks (every one
+ * when fully carved; otherwise the first `carved` of its slot order) less
+ * its lists. false when the lists do not add up (left alone: a bad free
+ * will show there). */
+static bool live_bits(const hak_allocator *a, const hak_class_state *cs, const hak_superslab *ss,
+                      const hak_slab *s, uint32_t words, uint64_t *bits) {
   uint32_t cap = s->capacity;
-  for (uint32_t w = 0; w < words; w++)
-    bits[w] = w < cap / 64 ? ~(uint64_t)0 : w == cap / 64 && cap % 64 ? ((uint64_t)1 << (cap % 64)) - 1 : 0;
+  if (s->carved == cap) {
+    for (uint32_t w = 0; w < words; w++)
+      bits[w] = w < cap / 64 ? ~(uint64_t)0 : w == cap / 64 && cap % 64 ? ((uint64_t)1 << (cap % 64)) - 1 : 0;
+  } else {
+    memset(bits, 0, words * sizeof *bits);
+    for (uint32_t k = 0; k < s->carved; k++) {
+      uint32_t i = hak_slot_index(a, cs, ss->id, s->index, cap, k);
+      bits[i >> 6] |= (uint64_t)1 << (i & 63);
+    }
+  }
   uintptr_t word = atomic_load_explicit(&ss->remote_heads[s->index], memory_order_relaxed);
   if (!clear_list(a, ss, s, s->free_list, false, cap + 1, bits) ||
       !clear_list(a, ss, s, hak_remote_first(word), false, cap + 1, bits))
@@ -202,12 +214,12 @@ static uint32_t collect(const hak_allocator *a, const hak_class_state *cs, cand 
     for (uint32_t i = 1; i < ss->nslabs && n < max; i++) {
       hak_slab *s = &ss->slabs[i];
       uint32_t owner = atomic_load_explicit(&s->owner_tid, memory_order_relaxed);
-      if (owner == HAK_TID_NONE || owner == HAK_TID_ALIAS || s->carved != s->capacity) continue;
+      if (owner == HAK_TID_NONE || owner == HAK_TID_ALIAS) continue;
       uint32_t live = atomic_load_explicit(&s->used, memory_order_relaxed) -
                       hak_remote_count(atomic_load_explicit(&ss->remote_heads[i], memory_order_relaxed));
       if (live == 0 || (uint64_t)live * 4 > (uint64_t)s->capacity * 3) continue;
       uint64_t *b = bits + (size_t)n * words;
-      if (!live_bits(a, ss, s, words, b)) continue;
+      if (!live_bits(a, cs, ss, s, words, b)) continue;
       uint32_t na = m ? atomic_load_explicit(&m->slab[i].naliases, memory_order_relaxed) : 0;
       c[n++] = (cand){s, ss, b, live, na, CAND_OPEN};
     }
@@ -300,7 +312,10 @@ static void purge(hak_allocator *a, hak_superslab *ss, hak_slab *s) {
   if (tc && !s->orphaned) hak_fc_purge_slab(a, &tc->cls[ss->class_idx], s);
 }
 
-/* s's free list: every offset `held` does not hold, in s's slot order. */
+/* s's free list: every offset `held` does not hold, in s's slot order.
+ * The slab is fully carved from then on (its uncarved blocks are on the
+ * list, and a moved block may sit at one of them), and touched: a link is
+ * written into every free block. */
 static void rebuild(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, hak_slab *s,
                     const uint64_t *held) {
   void *head = NULL;
@@ -312,6 +327,12 @@ static void rebuild(hak_allocator *a, hak_class_state *cs, hak_superslab *ss, ha
     head = blk;
   }
   s->free_list = head;
+  s->carved = s->capacity;
+  uint32_t *touched = &ss->touched[s->index];
+  if (*touched < s->capacity) {
+    atomic_fetch_add_explicit(&ss->touched_blocks, s->capacity - *touched, memory_order_relaxed);
+    *touched = s->capacity;
+  }
 }
 
 /* A live owner's slab in the queue its room calls for (current stays). */
@@ -416,7 +437,9 @@ static int merge_real(void *ctx, cand *keep, cand *gone) {
       size_t off = ((size_t)w * 64 + (size_t)__builtin_ctzll(m)) * bs;
       memcpy(A->data + off, B->data + off, bs);
     }
-  uint64_t released = hak_os_resident(range_of(sb, B), slab);
+  /* Released: B's resident pages, less what A's rebuilt list touches
+   * anew in A (its uncarved blocks' pages): net, never below 0. */
+  uint64_t released = hak_os_resident(range_of(sb, B), slab) + hak_os_resident(range_of(sa, A), slab);
   uint32_t done = 0;
   while (done < mv.n && hak_backing_remap(a, range_of(mv.ss[done], mv.s[done]), slab, a_off) == 0) done++;
   if (done < mv.n) {
@@ -435,6 +458,8 @@ static int merge_real(void *ctx, cand *keep, cand *gone) {
   for (uint32_t w = 0; w < words; w++) gone->bits[w] |= keep->bits[w]; /* A's pages now */
   rebuild(a, cs, sa, A, gone->bits);
   for (uint32_t w = 0; w < words; w++) gone->bits[w] &= ~keep->bits[w];
+  uint64_t a_now = hak_os_resident(range_of(sa, A), slab);
+  released = released > a_now ? released - a_now : 0;
   /* Counts. Every moved block is addressed elsewhere than A: A's `used`
    * holds them, acct_adjust[A] takes them out of A's counter. B keeps
    * counting its own; what it held for its aliases, they count. */

@@ -102,10 +102,15 @@ static hak_slab *adopt_orphan(hak_allocator *a, hak_tcache *tc, hak_class_state 
   return NULL;
 }
 
-/* Gives the first free slab of ss to tc. */
+/* Gives the first free slab of ss to tc. With slab0=last (the mesh
+ * presets) slab 0 comes last: it holds the header and never meshes, and a
+ * thread that lives for a few thousand operations (Larson's) needs one
+ * slab per class, so slab 0 first puts nearly all its blocks where no mesh
+ * can reach them (docs/meshing.md, "Slab 0 last"). */
 static hak_slab *take_free_slab(hak_allocator *a, hak_tcache *tc, hak_superslab *ss) {
-  for (uint32_t i = 0; i < ss->nslabs; i++) {
-    hak_slab *s = &ss->slabs[i];
+  uint32_t first = a->cfg.slab0 == HAK_SLAB0_LAST && ss->nslabs > 1;
+  for (uint32_t k = 0; k < ss->nslabs; k++) {
+    hak_slab *s = &ss->slabs[(first + k) % ss->nslabs];
     if (atomic_load_explicit(&s->owner_tid, memory_order_relaxed) != HAK_TID_NONE) continue;
     hak_slab_take(a, ss, s, tc);
     hak_gstat_add(&a->g.slabs_carved, 1);

@@ -197,8 +197,12 @@ void hak_ss_unmap(hak_allocator *a, hak_superslab *ss, const char *reason) {
   pthread_mutex_lock(&a->map_lock);
   hak_registry_set(a, (uintptr_t)ss, false);
   pthread_mutex_unlock(&a->map_lock);
-  /* Only teardown unmaps a SuperSlab that a mesh split (trim keeps them). */
-  uint32_t vmas = hak_ss_vmas(a, ss);
+  /* Only teardown unmaps a SuperSlab that a mesh split (trim keeps them).
+   * Its count of mappings is the one its mesh block keeps (hak_check
+   * holds it equal to hak_ss_vmas): recounting would follow its aliases
+   * to their primaries' SuperSlabs, which teardown may have unmapped. */
+  hak_ss_mesh *mesh = atomic_load_explicit(&ss->mesh, memory_order_relaxed);
+  uint32_t vmas = mesh ? mesh->vmas : 1;
   hak_ss_mesh_put(a, ss);
   if (hak_backing_on(a)) hak_backing_unmap_ss(a, ss, ss->file_off, vmas, !a->closing);
   else hak_os_unmap(a, ss, a->ss_size);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,10 @@ static const struct {
     {"lg20", "ss_lg=20"},
     {"reuse", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1"},
     {"adopt", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1 orphan_policy=adopt"},
-    {"mesh", "remote_accounting=push idle_trim_ms=100 trim_ss=1 compaction=mesh slot_order=random"},
+    {"mesh", "remote_accounting=push idle_trim_ms=100 trim_ss=1 compaction=mesh slot_order=random "
+              "slab0=last"},
     {"mesh-adopt", "refill=reuse remote_accounting=push idle_trim_ms=100 trim_ss=1 orphan_policy=adopt "
-                   "compaction=mesh slot_order=random"},
+                   "compaction=mesh slot_order=random slab0=last"},
 };
 
 /* "name=value ..." of every option (but preset) where a differs from b. */
@@ -191,8 +193,9 @@ static void test_options_enum_names_round_trip(void **state) {
       json_decref(j);
     }
   }
-  /* preset, refill, remote_accounting, orphan_policy, on_bad_free, compaction, slot_order */
-  assert_int_equal(enums, 7);
+  /* preset, refill, remote_accounting, orphan_policy, on_bad_free, compaction, slot_order,
+   * slab0 */
+  assert_int_equal(enums, 8);
   hak_config c;
   hak_config_default(&c);
   char err[256];
@@ -361,7 +364,7 @@ static void test_options_label(void **state) {
                                     "ss_map_limit=4294967295", "flush_on_exit=1",
                                     "on_bad_free=count", "large_cache_mb=65535",
                                     "compaction=mesh", "slot_order=random",
-                                    "slot_seed=4294967295", NULL};
+                                    "slot_seed=4294967295", "slab0=last", NULL};
   for (const char *const *s = all; *s; s++) assert_int_equal(hak_config_set_kv(&c, *s, err, sizeof err), 0);
   snprintf(c.size_classes_buf, sizeof c.size_classes_buf, "%s", classes);
   c.size_classes = c.size_classes_buf;
@@ -520,9 +523,9 @@ static void test_options_listing(void **state) {
    * value there. */
   text = hak_options_listing(HAK_LIST_PRESETS);
   assert_non_null(strstr(text, "| preset | refill | remote_accounting | idle_trim_ms | trim_ss | ss_lg | "
-                               "orphan_policy | compaction | slot_order | models |\n"));
-  assert_non_null(strstr(text, "| `lg20` | `fresh` | `none` | 0 | 0 | 20 | `leave` | `none` | `bump` | "));
-  assert_non_null(strstr(text, "| `mesh` | `fresh` | `push` | 100 | 1 | 21 | `leave` | `mesh` | `random` | "));
+                               "orphan_policy | compaction | slot_order | slab0 | models |\n"));
+  assert_non_null(strstr(text, "| `lg20` | `fresh` | `none` | 0 | 0 | 20 | `leave` | `none` | `bump` | `first` | "));
+  assert_non_null(strstr(text, "| `mesh` | `fresh` | `push` | 100 | 1 | 21 | `leave` | `mesh` | `random` | `last` | "));
   free(text);
   assert_null(hak_options_listing((hak_list_format)99));
 }
@@ -545,6 +548,19 @@ static void test_options_run_schema_matches_table(void **state) {
       json_object_get(json_object_get(json_object_get(schema, "else"), "properties"), "config"),
       "required");
   assert_non_null(props);
+  /* Every option can be named in a variant's label (slab0 once could not:
+   * the pattern allowed no digit in an option's name). */
+  regex_t label;
+  const char *pattern = json_string_value(json_object_get(json_object_get(props, "variant"), "pattern"));
+  assert_non_null(pattern);
+  assert_int_equal(regcomp(&label, pattern, REG_EXTENDED | REG_NOSUB), 0);
+  for (int i = 0; i < HAK_OPT_COUNT; i++) {
+    const char *name = hak_option_name((hak_option_id)i);
+    char text[128];
+    snprintf(text, sizeof text, "mesh+%s=1+slot_order=bump", name);
+    if (regexec(&label, text, 0, NULL, 0)) fail_msg("run.schema.json: variant label %s refused", text);
+  }
+  regfree(&label);
   for (int i = 0; i < HAK_OPT_COUNT; i++) {
     const char *name = hak_option_name((hak_option_id)i);
     json_t *p = json_object_get(props, name);

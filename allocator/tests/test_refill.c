@@ -206,6 +206,21 @@ static void test_refill_slot_order_random(void **state) {
   hak_destroy(a);
 }
 
+/* slab0=last: a thread's blocks start in slab 1 and go through slab 31
+ * before slab 0 (the header's, which never meshes) is taken; the default
+ * takes slab 0 first. 64 KiB of 64-byte blocks a slab: 31 slabs, then 0. */
+static void test_refill_slab0_last(void **state) {
+  (void)state;
+  enum { PER = 1024, N = 31 * PER + 8 };
+  static uint32_t off[N], slab[N];
+  first_offsets((const char *[]){"slab0=last", NULL}, 64, N, off, slab);
+  for (uint32_t i = 0; i < 31 * PER; i++) assert_int_equal(slab[i], 1 + i / PER);
+  for (uint32_t i = 31 * PER; i < N; i++) assert_int_equal(slab[i], 0);
+  assert_int_equal(off[0], 65536); /* bump order: slab 1's first block */
+  first_offsets(NULL, 64, 8, off, slab);
+  assert_int_equal(slab[0], 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_refill_fresh_maps_per_class_per_thread),
@@ -214,6 +229,7 @@ int main(void) {
       cmocka_unit_test(test_refill_reuse_without_adopt_leaves_orphans),
       cmocka_unit_test(test_refill_fresh_reuses_wholly_empty_superslab),
       cmocka_unit_test(test_refill_slot_order_random),
+      cmocka_unit_test(test_refill_slab0_last),
   };
   return cmocka_run_group_tests_name("allocator.refill", tests, NULL, NULL);
 }

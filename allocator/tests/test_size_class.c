@@ -110,7 +110,20 @@ static void test_size_class_slab_geometry(void **state) {
     uint32_t per_slab = want[i].slab_kib * 1024u / want[i].size;
     assert_int_equal(info.capacity - slab_capacity(a, p), (info.nslabs - 1) * per_slab);
     if (want[i].size > 1024) assert_true(per_slab >= 16);
-    hak_free(a, p);
+    /* hak_ss_id_of names the slab by the class's slab size, in every slab
+     * (it once used slab_lg's 64 KiB: slab 2 of 512 KiB slabs read 16). */
+    uint32_t n = info.capacity, idx, bs;
+    void **blk = malloc((size_t)n * sizeof *blk);
+    blk[0] = p;
+    for (uint32_t k = 1; k < n; k++) blk[k] = hak_malloc(a, want[i].size);
+    for (uint32_t k = 0; k < n; k++) {
+      assert_int_equal(hak_ss_id_of(a, blk[k], &idx, &bs), info.id);
+      assert_int_equal(idx, slab_index(a, blk[k]));
+      assert_int_equal(bs, want[i].size);
+    }
+    assert_int_equal(slab_index(a, blk[n - 1]), info.nslabs - 1);
+    for (uint32_t k = 0; k < n; k++) hak_free(a, blk[k]);
+    free(blk);
   }
   hak_destroy(a);
 }

@@ -162,6 +162,7 @@ static const struct {
     {"summary.ss_live_end", "max_ratio"},
     {"summary.ss_peak", "max_ratio"},
     {"summary.peak_ss_mapped_bytes", "max_ratio"},
+    {"summary.peak_ss_mappings", "max_ratio"}, /* what ss_map_limit counts */
     {"summary.peak_touched_bytes", "max_ratio"},
     {"summary.logically_nonempty_but_empty_end", "max_ratio"},
     {"summary.accounting_drift_end", "max_ratio"},

@@ -1,9 +1,11 @@
 /* compare_out.c: what `hakreplay compare` writes once the runs exist:
  * compare.json (every compared metric exactly, and its ratio to the first
  * variant), compare.md (the same as a Markdown table, readable values),
- * the overlay plots (one line per variant) and index.html, which links to
- * each variant's own plots when they were drawn.  A variant that ran out of memory is a column like
- * the others, marked OOM. */
+ * the overlay plots (one line per variant: mapped bytes, live SuperSlabs,
+ * utilization; measured resident bytes; mappings and meshing) and
+ * index.html, which links to each variant's own plots when they were
+ * drawn.  A variant that ran out of memory is a column like the others,
+ * marked OOM. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +173,79 @@ static int write_resident_overlays(const ha_variant *v, size_t n, const char *di
   return 0;
 }
 
+/* Whether a run meshed, or could have: its summary's meshes or peak
+ * potential above 0. */
+static int meshing_shows(const json_t *run) {
+  return ha_num(ha_path_get(run, "summary.meshes")) > 0 ||
+         ha_num(ha_path_get(run, "summary.mesh_potential.peak_bytes")) > 0;
+}
+
+/* The mapping and meshing overlays (ovl_mappings, ovl_mesh) from the runs
+ * whose samples count mappings (hakmem's), one ovm_LABEL.dat each; ovl_mesh
+ * draws only those that meshed or could have, or all with a note when
+ * none did. *drawn: whether any run had the counts. */
+static int write_mapping_overlays(const ha_variant *v, size_t n, const char *dir, int formats,
+                                  double tmax, const char *title, int *drawn, ha_err *err) {
+  char files[4096] = "", names[8192] = "", mfiles[4096] = "", mnames[8192] = "";
+  int any = 0;
+  double limit = 0;
+  *drawn = 0;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *samples = json_object_get(v[i].run, "samples");
+    if (!json_object_get(json_array_get(samples, 0), "mappings")) continue;
+    char name[128];
+    snprintf(name, sizeof name, "ovm_%s.dat", v[i].label);
+    ha_out o;
+    int rc = ha_out_open(&o, dir, name, err);
+    if (rc) return rc;
+    fputs("# t mappings ss_mappings mesh_released_bytes mesh_potential_bytes  (mappings 0 written "
+          "NaN: log axis; potential NaN where not computed)\n", o.f);
+    size_t k;
+    const json_t *s;
+    json_array_foreach(samples, k, s) {
+      long long maps = ha_int(json_object_get(s, "mappings"));
+      any |= maps > 0;
+      fprintf(o.f, "%lld", ha_int(json_object_get(s, "t")));
+      if (maps > 0) fprintf(o.f, " %lld", maps);
+      else fputs(" NaN", o.f);
+      fprintf(o.f, " %lld %lld", ha_int(json_object_get(s, "ss_mappings")),
+              ha_int(json_object_get(s, "mesh_released_bytes")));
+      const json_t *p = json_object_get(s, "mesh_potential_bytes");
+      if (p) fprintf(o.f, " %lld\n", ha_int(p));
+      else fputs(" NaN\n", o.f);
+    }
+    if ((rc = ha_out_commit(&o, err))) return rc;
+    double l = ha_num(ha_path_get(v[i].run, "config.ss_map_limit"));
+    if (l > limit) limit = l;
+    char shown[HA_VARIANT_MAX + 8];
+    snprintf(shown, sizeof shown, "%s%s", v[i].name, v[i].replay_exit == 3 ? "(OOM)" : "");
+    snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", files[0] ? " " : "", name);
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? " " : "", shown);
+    if (!meshing_shows(v[i].run)) continue;
+    snprintf(mfiles + strlen(mfiles), sizeof mfiles - strlen(mfiles), "%s%s", mfiles[0] ? " " : "", name);
+    snprintf(mnames + strlen(mnames), sizeof mnames - strlen(mnames), "%s%s", mnames[0] ? " " : "", shown);
+  }
+  if (!files[0]) return 0;
+  static const char *plots[] = {"ovl_mappings", "ovl_mesh"};
+  for (int p = 0; p < 2; p++) {
+    bool none = p == 1 && !mfiles[0];
+    char vars[13000] = "", script[64];
+    ha_var_str(vars, sizeof vars, "files", p == 0 || none ? files : mfiles);
+    ha_var_str(vars, sizeof vars, "names", p == 0 || none ? names : mnames);
+    ha_var_str(vars, sizeof vars, "title", title);
+    ha_var_num(vars, sizeof vars, "tmax", tmax);
+    ha_var_num(vars, sizeof vars, "nodata", p == 0 ? !any : none);
+    if (p == 0) ha_var_num(vars, sizeof vars, "limit", limit);
+    snprintf(script, sizeof script, "%s.gp", plots[p]);
+    int rc = ha_render(dir, script, vars, plots[p], formats, err);
+    if (rc) return rc;
+  }
+  *drawn = 1;
+  return 0;
+}
+
 static int write_overlays(const ha_variant *v, size_t n, const char *dir, int formats,
-                          int *resident, ha_err *err) {
+                          int *resident, int *mapping, ha_err *err) {
   char files[4096] = "", names[8192] = "", title[512];
   int any[3] = {0, 0, 0};
   double tmax = 1;
@@ -220,11 +293,12 @@ static int write_overlays(const ha_variant *v, size_t n, const char *dir, int fo
     int rc = ha_render(dir, script, vars, plots[p], formats, err);
     if (rc) return rc;
   }
-  return write_resident_overlays(v, n, dir, formats, tmax, title, resident, err);
+  int rc = write_resident_overlays(v, n, dir, formats, tmax, title, resident, err);
+  return rc ? rc : write_mapping_overlays(v, n, dir, formats, tmax, title, mapping, err);
 }
 
 static int write_index(const ha_variant *v, size_t n, const char *dir, int formats, int variant_plots,
-                       int resident, ha_err *err) {
+                       int resident, int mapping, ha_err *err) {
   ha_out o;
   int rc = ha_out_open(&o, dir, "index.html", err);
   if (rc) return rc;
@@ -264,6 +338,15 @@ static int write_index(const ha_variant *v, size_t n, const char *dir, int forma
   for (int p = 0; resident && p < 2; p++)
     fprintf(o.f, "<figure><img src=\"%s.%s\" alt=\"%s\"><figcaption>%s</figcaption></figure>\n",
             measured[p][0], ha_image_ext(formats), measured[p][0], measured[p][1]);
+  static const char *maps[][2] = {
+      {"ovl_mappings", "Kernel mappings over time by the allocator's own count (SuperSlabs, the "
+                       "splits meshes make, large objects, metadata), one line per variant; "
+                       "dotted: ss_map_limit."},
+      {"ovl_mesh", "Meshing: bytes released so far (lines) and what one pass could release at "
+                   "the sampled points (points), per variant that meshed or could have."}};
+  for (int p = 0; mapping && p < 2; p++)
+    fprintf(o.f, "<figure><img src=\"%s.%s\" alt=\"%s\"><figcaption>%s</figcaption></figure>\n",
+            maps[p][0], ha_image_ext(formats), maps[p][0], maps[p][1]);
   static const char *plots[][2] = {
       {"ovl_mapped", "SuperSlab mapped bytes (H) over time, one line per variant."},
       {"ovl_live", "Live SuperSlabs over time, one line per variant."},
@@ -291,13 +374,13 @@ int ha_compare_write(ha_variant *v, size_t n, const char *dir, int formats, int 
   if ((rc = write_json(v, n, dir, err))) return rc;
   char *text = markdown(v, n);
   if (!text) return ha_fail(err, HA_ERR_INTERNAL, "out of memory");
-  int resident = 0;
+  int resident = 0, mapping = 0;
   if ((rc = ha_write_text(dir, "compare.md", text, err)) ||
-      (rc = write_overlays(v, n, dir, formats, &resident, err))) {
+      (rc = write_overlays(v, n, dir, formats, &resident, &mapping, err))) {
     free(text);
     return rc;
   }
-  if ((rc = write_index(v, n, dir, formats, variant_plots, resident, err))) {
+  if ((rc = write_index(v, n, dir, formats, variant_plots, resident, mapping, err))) {
     free(text);
     return rc;
   }

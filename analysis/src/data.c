@@ -207,6 +207,49 @@ static int resident(const json_t *run, const json_t *samples, const char *dir, h
   return ha_out_commit(&o, err);
 }
 
+/* Kernel mappings (the allocator's count) and meshing, per sample: what
+ * mappings.gp and mesh.gp draw. The map limit's other part, the started
+ * threads' mappings (--thread-maps), is counted from the thread_start
+ * events before each sample, as superslabs.dat counts maps. Runs without
+ * the fields (another allocator, a libhakmem.so sample file) have none. */
+static int mappings(const json_t *run, const json_t *samples, const json_t *events,
+                    const char *dir, ha_plotinfo *info, ha_err *err) {
+  const json_t *first = json_array_get(samples, 0);
+  info->has_mappings = first && json_object_get(first, "mappings") != NULL;
+  if (!info->has_mappings) return 0;
+  info->map_limit = ha_num(ha_path_get(run, "config.ss_map_limit"));
+  if (isnan(info->map_limit)) info->map_limit = 0;
+  long long per_thread = ival(run, "config.replay.thread_maps");
+  ha_out o;
+  int rc = ha_out_open(&o, dir, "mappings.dat", err);
+  if (rc) return rc;
+  fputs("# t mappings ss_mappings superslabs against_limit(ss_mappings+thread_maps) meshes "
+        "mesh_released_bytes mesh_potential_bytes touched_bytes\n", o.f);
+  size_t i, e = 0, ne = json_array_size(events);
+  long long started = 0;
+  json_t *s;
+  json_array_foreach(samples, i, s) {
+    long long t = ival(s, "t");
+    for (; e < ne; e++) {
+      const json_t *ev = json_array_get(events, e);
+      if (ival(ev, "t") >= t) break;
+      const char *type = json_string_value(json_object_get(ev, "type"));
+      started += type && !strcmp(type, "thread_start");
+    }
+    put_t(o.f, s);
+    put(o.f, json_object_get(s, "mappings"));
+    put(o.f, json_object_get(s, "ss_mappings"));
+    put(o.f, ha_path_get(s, "ss.live"));
+    fprintf(o.f, " %lld", ival(s, "ss_mappings") + per_thread * started);
+    put(o.f, json_object_get(s, "meshes"));
+    put(o.f, json_object_get(s, "mesh_released_bytes"));
+    put(o.f, json_object_get(s, "mesh_potential_bytes")); /* NaN where not computed */
+    put(o.f, json_object_get(s, "touched_bytes"));
+    fputc('\n', o.f);
+  }
+  return ha_out_commit(&o, err);
+}
+
 int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err *err) {
   memset(info, 0, sizeof *info);
   const json_t *samples = json_object_get(run, "samples");
@@ -224,7 +267,8 @@ int ha_data_write(const json_t *run, const char *dir, ha_plotinfo *info, ha_err 
   if ((rc = ladder(samples, dir, info, err)) || (rc = superslabs(samples, events, dir, err)) ||
       (rc = occupancy(samples, dir, err)) || (rc = remote(samples, dir, err)) ||
       (rc = trim(events, dir, info, err)) || (rc = drift(samples, dir, err)) ||
-      (rc = resident(run, samples, dir, info, err)))
+      (rc = resident(run, samples, dir, info, err)) ||
+      (rc = mappings(run, samples, events, dir, info, err)))
     return rc;
   return 0;
 }

@@ -108,6 +108,8 @@ typedef struct ha_plotinfo {
   int has_ssdetail;
   int has_resident;   /* a sample has resident_bytes: resident.dat */
   int resident_nodata;
+  int has_mappings;   /* samples have the mapping and mesh fields: mappings.dat */
+  double map_limit;   /* config.ss_map_limit (0: none) */
   long events_dropped;
 } ha_plotinfo;
 

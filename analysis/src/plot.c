@@ -21,6 +21,13 @@ static const plot_def plots[] = {
     {"resident", "Measured: the allocator's resident and mapped bytes (the replayer's own memory "
                  "left out), the live bytes the trace asked for, and their ratio (right axis). "
                  "The same method for every allocator."},
+    {"mappings", "Kernel mappings the allocator holds, by its own count: all of them, the "
+                 "SuperSlabs' (each SuperSlab one, plus the splits meshes make), the SuperSlabs; "
+                 "dashed: what ss_map_limit counts (SuperSlab mappings and the started threads'), "
+                 "dotted: the limit."},
+    {"mesh", "Meshing: bytes the mesh passes released so far (compaction=mesh), and what one "
+             "pass could release at the sampled points (the potential, any configuration); "
+             "touched bytes for scale; slabs meshed so far on the right axis."},
     {"superslabs", "SuperSlab census: live, empty (no live block), orphaned (owner exited), and "
                    "those whose active counter is > 0 while nothing in them is live (the seed's "
                    "bug); dashed: SuperSlabs mapped and unmapped so far."},
@@ -66,6 +73,7 @@ int ha_render(const char *dir, const char *script, const char *vars, const char 
  * and no events: only the plots of what a real process can measure. */
 static bool plot_applies(const json_t *run, const ha_plotinfo *info, const char *name) {
   if (!strcmp(name, "resident")) return info->has_resident;
+  if (!strcmp(name, "mappings") || !strcmp(name, "mesh")) return info->has_mappings;
   /* Another allocator: only what is measured outside it. */
   if (ha_run_is_external(run)) return false;
   const char *enc = json_string_value(ha_path_get(run, "trace.encoding"));
@@ -123,7 +131,8 @@ int ha_plot_run(const json_t *run, const char *run_path, const char *ss_detail, 
     if (!plot_applies(run, &info, name)) continue;
     char vars[2048] = "", script[64], data[64];
     snprintf(script, sizeof script, "%s.gp", name);
-    snprintf(data, sizeof data, "%s.dat", name);
+    /* mesh.gp draws columns of mappings.dat. */
+    snprintf(data, sizeof data, "%s.dat", strcmp(name, "mesh") ? name : "mappings");
     ha_var_str(vars, sizeof vars, "datafile", data);
     ha_var_str(vars, sizeof vars, "title", title);
     ha_var_num(vars, sizeof vars, "tmax", info.tmax);
@@ -133,6 +142,7 @@ int ha_plot_run(const json_t *run, const char *run_path, const char *ss_detail, 
       ha_var_num(vars, sizeof vars, "noutil", info.ladder_noutil);
     }
     if (!strcmp(name, "resident")) ha_var_num(vars, sizeof vars, "nodata", info.resident_nodata);
+    if (!strcmp(name, "mappings")) ha_var_num(vars, sizeof vars, "limit", info.map_limit);
     if (!strcmp(name, "trim")) {
       ha_var_num(vars, sizeof vars, "ntrims", info.ntrims);
       ha_var_num(vars, sizeof vars, "boxw", info.trim_boxw);

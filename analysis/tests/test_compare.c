@@ -96,10 +96,12 @@ static void test_compare_three_variants(void **state) {
            (long)summary_num(runs[1], "ss_peak"), s2, r2);
   if (!strstr(md, row)) fail_msg("compare.md lacks '%s':\n%s", row, md);
   assert_non_null(strstr(md, "| trim passes | 0 | 8 | 8 |\n"));
+  assert_non_null(strstr(md, "| slabs meshed | 0 | 0 | 0 |\n"));
   assert_non_null(strstr(md, "ratio to the first variant (seed-buggy)"));
   /* Overlays and the index. */
-  static const char *files[] = {"ovl_mapped.png", "ovl_live.png", "ovl_util.png", "ovl_seed-buggy.dat",
-                                "ovl_adopt.dat", "index.html"};
+  static const char *files[] = {"ovl_mapped.png", "ovl_live.png",   "ovl_util.png",
+                                "ovl_seed-buggy.dat", "ovl_adopt.dat", "ovl_mappings.png",
+                                "ovl_mesh.png",   "ovm_adopt.dat",  "index.html"};
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
     char *p = ha_test_path(dir, files[i]);
     char *t = ha_test_slurp(p, NULL);
@@ -110,6 +112,7 @@ static void test_compare_three_variants(void **state) {
   char *ip = ha_test_path(dir, "index.html");
   char *html = ha_test_slurp(ip, NULL);
   assert_non_null(strstr(html, "<img src=\"ovl_live.png\""));
+  assert_non_null(strstr(html, "<img src=\"ovl_mappings.png\""));
   assert_non_null(strstr(html, "<th>adopt</th>"));
   free(html);
   free(ip);

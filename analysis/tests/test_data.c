@@ -15,7 +15,8 @@
 #include "ha_testutil.h"
 
 static const char *const dat_files[] = {"ladder.dat", "superslabs.dat", "occupancy.dat",
-                                        "remote.dat", "trim.dat", "drift.dat"};
+                                        "remote.dat",  "trim.dat",       "drift.dat",
+                                        "mappings.dat"};
 
 /* Writes the data of one fixture and compares every file with golden/NAME/. */
 static void golden_case(const char *run_rel, const char *detail_rel, const char *name) {
@@ -59,6 +60,11 @@ static void test_data_golden_every_op(void **state) {
 static void test_data_golden_larson_phase1(void **state) {
   golden_case("sim/tests/golden/larson-small.phase1.json",
               "sim/tests/golden/larson-small.phase1.ss.jsonl", "larson-small-phase1");
+}
+
+/* A run that meshed: mappings.dat's meshes, released bytes and potential. */
+static void test_data_golden_phase_mesh(void **state) {
+  golden_case("sim/tests/golden/phase.mesh.json", NULL, "phase-mesh");
 }
 
 /* Last data row of a file, split into numbers. */
@@ -317,6 +323,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_data_golden_every_op),
       cmocka_unit_test(test_data_golden_larson_phase1),
+      cmocka_unit_test(test_data_golden_phase_mesh),
       cmocka_unit_test(test_data_agrees_with_summary),
       cmocka_unit_test(test_data_occupancy_sums_to_live),
       cmocka_unit_test(test_data_nan_where_undefined),

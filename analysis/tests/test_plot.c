@@ -23,8 +23,8 @@
 #define LARSON_SS "sim/tests/golden/larson-small.phase1.ss.jsonl"
 #define EVERY "sim/tests/golden/every-op.seed-buggy.json"
 
-static const char *const plot_names[] = {"ladder", "superslabs", "occupancy", "ssdetail",
-                                         "remote", "trim", "drift"};
+static const char *const plot_names[] = {"ladder", "mappings", "mesh",  "superslabs",
+                                         "occupancy", "ssdetail", "remote", "trim", "drift"};
 #define NPLOTS (sizeof plot_names / sizeof *plot_names)
 
 static json_t *load(const char *rel) {
@@ -88,7 +88,8 @@ static void test_plot_every_plot_renders_png_and_svg(void **state) {
     assert_non_null(strstr(svg, "</svg>"));
     free(svg);
     free(file_in(dir, plot_names[i], ".gp", NULL));
-    free(file_in(dir, plot_names[i], ".dat", NULL));
+    /* mesh.gp draws columns of mappings.dat. */
+    free(file_in(dir, strcmp(plot_names[i], "mesh") ? plot_names[i] : "mappings", ".dat", NULL));
   }
   no_temp_files(dir);
 }
@@ -148,7 +149,8 @@ static void test_plot_scripts_run_standalone(void **state) {
   assert_int_equal(ha_plot_data(run, detail, dir, &err), 0);
   free(ha_test_write(dir, "ovl_run.dat", "# t mapped live util\n0 2097152 1 NaN\n100 4194304 2 0.001\n"));
   static const char *scripts[] = {"ladder", "superslabs", "occupancy", "ssdetail", "remote",
-                                  "trim", "drift", "ovl_mapped", "ovl_live", "ovl_util"};
+                                  "trim", "drift", "mappings", "mesh", "ovl_mapped", "ovl_live",
+                                  "ovl_util"};
   for (size_t i = 0; i < sizeof scripts / sizeof *scripts; i++) {
     char cmd[8192];
     char rel[128];
@@ -182,6 +184,14 @@ static void test_plot_titles_and_axes(void **state) {
   char *svg = file_in(dir, "ladder", ".svg", NULL);
   assert_non_null(strstr(svg, "bytes (log scale)"));
   assert_non_null(strstr(svg, "live requested (R)"));
+  free(svg);
+  svg = file_in(dir, "mappings", ".svg", NULL);
+  assert_non_null(strstr(svg, "Kernel mappings over time"));
+  assert_non_null(strstr(svg, "mappings (count)"));
+  free(svg);
+  svg = file_in(dir, "mesh", ".svg", NULL);
+  assert_non_null(strstr(svg, "potential: one pass could release"));
+  assert_non_null(strstr(svg, "slabs meshed so far (count)"));
   free(svg);
   svg = file_in(dir, "trim", ".svg", NULL);
   assert_non_null(strstr(svg, "Trim passes (8)"));
@@ -226,6 +236,14 @@ static void test_plot_empty_cases(void **state) {
   plot(run, NULL, dir, HA_FMT_PNG | HA_FMT_SVG);
   char *svg = file_in(dir, "ladder", ".svg", NULL);
   assert_non_null(strstr(svg, "no live or mapped bytes in this run"));
+  free(svg);
+  svg = file_in(dir, "mappings", ".svg", NULL);
+  assert_non_null(strstr(svg, "Kernel mappings over time"));
+  assert_non_null(strstr(svg, "mappings (count)"));
+  free(svg);
+  svg = file_in(dir, "mesh", ".svg", NULL);
+  assert_non_null(strstr(svg, "potential: one pass could release"));
+  assert_non_null(strstr(svg, "slabs meshed so far (count)"));
   free(svg);
   svg = file_in(dir, "trim", ".svg", NULL);
   assert_non_null(strstr(svg, "no trim pass in this run"));

@@ -7,7 +7,8 @@
  * at the last sample is remembered in its truth record, and a sample only
  * looks again at the SuperSlabs changed since (the dirty list: a block
  * allocated or freed in it, a drain, an orphaning, an adoption, a map or
- * an unmap). With the seed's bug, tens of thousands of SuperSlabs are
+ * an unmap, a mesh; and every SuperSlab holding a slab others were merged
+ * into, mesh.c). With the seed's bug, tens of thousands of SuperSlabs are
  * live and a handful change between samples: walking them all at every
  * sample was most of such a replay's time.
  *
@@ -141,8 +142,9 @@ int hr_census_take(hr_run *run, uint64_t t, hr_census_row **rows, size_t *nrows)
   hr_sampler *s = &run->sampler;
   uint32_t n;
   bool overflowed;
+  bool primaries = hr_mesh_touch_primaries(run);
   uint32_t *ids = take_dirty(&run->truth, &n, &overflowed);
-  bool full = !run->opt->deterministic || s->detail || overflowed;
+  bool full = !run->opt->deterministic || s->detail || overflowed || !primaries;
   walk w = {.run = run, .c = &s->census, .remember = true};
   if (full) {
     forget_all(&run->truth);

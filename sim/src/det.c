@@ -37,9 +37,10 @@
 #define HR_NEAR_RUNS 16 /* a waiter whose run is further away parks */
 #define HR_HELP_CHUNK 8 /* events a helper reads ahead at a time */
 
-/* Logical-time duties before event t: trim, then sample. Done by the
- * holder as the replayer, not as its trace thread (observers see no
- * thread and the coordinator's clock). */
+/* Logical-time duties before event t: trim (a mesh pass first, under
+ * compaction=mesh: mesh.c), then sample. Done by the holder as the
+ * replayer, not as its trace thread (observers see no thread and the
+ * coordinator's clock). */
 static int duties(hr_run *run, uint64_t t) {
   hr_det *d = &run->det;
   bool trim = run->trim_every && t % run->trim_every == 0;
@@ -52,7 +53,10 @@ static int duties(hr_run *run, uint64_t t) {
   hr_tl_trace_tid = -1;
   atomic_store_explicit(&run->t_now, t, memory_order_relaxed);
   int rc = 0;
-  if (trim) hak_trim(run->alloc, NULL, NULL, 0);
+  if (trim) {
+    hr_mesh_pass(run);
+    hak_trim(run->alloc, NULL, NULL, 0);
+  }
   if (sample) rc = hr_sample(run, t);
   hr_tl_trace_tid = tid;
   return rc;

@@ -1,10 +1,11 @@
 /* events.c: the allocator observer of a replay. It keeps the ground-truth
  * table of SuperSlabs in step with the allocator's mappings and records
  * the run's events (docs/run-format.md: ss_map, ss_unmap, trim, thread_exit,
- * adopt, oom; thread_start is added by the coordinator). Each event's `t`
- * is the trace event index the causing thread was executing. The drain
- * and orphan callbacks only mark their SuperSlab changed for the next
- * sample's census (a remote push is marked by the free that caused it);
+ * adopt, oom; thread_start is added by the coordinator, mesh by mesh.c).
+ * Each event's `t` is the trace event index the causing thread was
+ * executing. The drain, orphan, mesh and unmesh callbacks only mark their
+ * SuperSlabs changed for the next sample's census (a remote push is marked
+ * by the free that caused it);
  * the per-push callback is left unset: it would cost every remote free.
  *
  * The log is kept as the text it will have in run.json, in a nameless
@@ -207,6 +208,26 @@ static void on_adopt(void *ctx, uint32_t ss, uint32_t slab, uint32_t by, uint32_
   hr_event_end(&run->events);
 }
 
+/* A mesh changes both SuperSlabs (touched bytes, counters, the drained
+ * remote stacks); from then on frees through the merged range change the
+ * primary's SuperSlab too (mesh.c). Runs in the pass, on the replayer's
+ * side of a quiescent point. */
+static void on_mesh(void *ctx, uint32_t keep_ss, uint32_t keep_slab, uint32_t gone_ss,
+                    uint32_t gone_slab, uint32_t blocks) {
+  hr_run *run = ctx;
+  (void)keep_slab, (void)gone_slab, (void)blocks;
+  hr_truth_touch(&run->truth, hr_truth_get(&run->truth, keep_ss));
+  hr_truth_touch(&run->truth, hr_truth_get(&run->truth, gone_ss));
+  hr_mesh_primary(run, keep_ss);
+}
+
+/* The last block freed through a merged range: its slab is free again. */
+static void on_unmesh(void *ctx, uint32_t ss, uint32_t slab) {
+  hr_run *run = ctx;
+  (void)slab;
+  hr_truth_touch(&run->truth, hr_truth_get(&run->truth, ss));
+}
+
 static void on_oom(void *ctx, uint64_t ss_live, int err, uint32_t limit) {
   hr_run *run = ctx;
   /* Kept as JSON too: the summary repeats it. */
@@ -243,5 +264,7 @@ hak_observer hr_observer(hr_run *run) {
       .drain = on_drain,
       .orphan = on_orphan,
       .oom = on_oom,
+      .mesh = on_mesh,
+      .unmesh = on_unmesh,
   };
 }

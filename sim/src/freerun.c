@@ -12,6 +12,9 @@
  * ops at most, never per op. A freed slot is recycled once its free has
  * run (the worker's tail has passed it). Samples wait until every queue
  * is empty and idle: their ground truth is exact, as in deterministic mode.
+ * That is also the one point where no worker is inside the allocator, so
+ * under compaction=mesh a mesh pass runs there, before the sample (the
+ * allocator's trim thread waits for it on trim_lock; mesh.c).
  */
 #include <linux/futex.h>
 #include <sched.h>
@@ -212,6 +215,7 @@ int hr_free_run(hr_run *run) {
       quiesce(run);
       if (atomic_load(&run->abort)) break;
       atomic_store_explicit(&run->t_now, t, memory_order_relaxed);
+      hr_mesh_pass(run); /* every worker idle: free mode's only quiescent point */
       if (hr_sample(run, t) != 0) {
         end = HR_END_DUTY;
         break;

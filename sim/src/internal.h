@@ -141,10 +141,12 @@ typedef struct hr_census_view {
  * can update them from several workers. */
 typedef struct hr_ss {
   uint32_t id, class_idx, block_size, capacity, nslabs;
+  uint32_t slab_bytes;         /* its class's slab size (medium classes: larger) */
   uint32_t map_tid;            /* trace thread that mapped it */
   uint64_t map_t, unmap_t;     /* event index, unmap_t 0 while mapped */
   uintptr_t base;              /* its address, to ask the allocator about it */
   bool mapped;
+  bool primary;                /* on the meshing's list of primaries (mesh.c) */
   _Atomic bool dirty;          /* changed since the last sample (on the dirty list) */
   _Atomic int64_t live_blocks;
   _Atomic int64_t live_bytes;  /* requested bytes */
@@ -164,7 +166,7 @@ typedef struct hr_truth {
   _Atomic int64_t live_blocks, live_req_bytes, live_block_bytes, slab_active_bytes;
   _Atomic int64_t peak_req_bytes; /* exact peak of R (a racy max in free mode) */
   _Atomic int64_t large_blocks, large_bytes;
-  size_t slab_size, ss_size;
+  size_t ss_size;
   void *retired;               /* superseded tables, freed at the end */
   bool exclusive;              /* one updater at a time (deterministic mode) */
   /* SuperSlabs changed since the last sample: by a block alloc or free
@@ -175,7 +177,7 @@ typedef struct hr_truth {
   bool dirty_oom;              /* the list could not grow: next census is a full one */
 } hr_truth;
 
-int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive);
+int hr_truth_init(hr_truth *t, size_t ss_size, bool exclusive);
 void hr_truth_free(hr_truth *t);
 hr_ss *hr_truth_get(hr_truth *t, uint32_t id);
 hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info);
@@ -499,6 +501,45 @@ json_t *hr_summary(hr_run *run, json_t *oom_event);
 /* Johnstone and Wilson's jw1-jw4 (and _pct) from n sampled R and H. */
 json_t *hr_fragmentation_json(const double *R, const double *H, uint64_t n);
 
+/* ------------------------------------------------------------ mesh.c */
+
+/* Meshing in a replay (docs/meshing.md, "For the replayer"): a hak_mesh
+ * pass at every quiescent point where it runs (deterministic mode: each
+ * trim point, before the trim; free mode: each sample point), and the
+ * meshing potential (hak_mesh_potential, any configuration) at samples. */
+typedef struct hr_meshing {
+  bool on;                     /* compaction=mesh: passes run */
+  uint64_t potential_every;    /* samples between two potentials (1: every one) */
+  uint64_t samples_seen;       /* samples taken so far (for the rationing) */
+  /* The potential over the samples where it was computed. */
+  uint64_t potential_n;
+  uint64_t potential_last, potential_peak;
+  long double potential_sum;
+  uint32_t potential_peak_slabs;
+  /* SuperSlabs holding a slab others were merged into: a free through an
+   * alias changes them without a block of theirs being freed, so the
+   * census looks at them again at every sample (census.c). */
+  uint32_t *primaries;
+  uint32_t nprimaries, primaries_cap;
+  bool primaries_oom;          /* the list could not grow: full censuses from then on */
+} hr_meshing;
+
+void hr_meshing_init(hr_run *run);
+void hr_meshing_free(hr_meshing *m);
+/* A mesh pass now (every trace thread idle), logged as a `mesh` event;
+ * nothing unless compaction=mesh. */
+void hr_mesh_pass(hr_run *run);
+/* The potential at this sample, if it is one where it is computed: true
+ * and *bytes (the slabs one pass could merge, at a slab's size each). */
+bool hr_mesh_potential(hr_run *run, bool last, uint64_t *bytes);
+/* The observer's mesh callback: a primary's SuperSlab remembered. */
+void hr_mesh_primary(hr_run *run, uint32_t ss);
+/* Before a census: every primary's SuperSlab marked changed. false when
+ * the list is incomplete (the census must then be a full one). */
+bool hr_mesh_touch_primaries(hr_run *run);
+/* The summary's mesh_potential object. */
+json_t *hr_mesh_potential_json(const hr_meshing *m);
+
 /* ------------------------------------------------------------ progress.c */
 
 typedef struct hr_progress_line {
@@ -515,6 +556,7 @@ typedef struct hr_progress_line {
 typedef struct hr_resident {
   int rollup_fd, maps_fd;      /* /proc/self/smaps_rollup, /proc/self/maps */
   bool in_process;             /* the replayer's malloc heap is subtracted */
+  int memfd;                   /* in process: the allocator's memfd (compaction=mesh), or -1 */
   char *buf;                   /* shared scratch for the files' text */
   size_t cap;
   unsigned char *vec;          /* mincore's vector (shared) */
@@ -677,6 +719,7 @@ struct hr_run {
   bool measure;                /* --allocator hakmem: resident and mapped bytes */
   bool last_sample;            /* the next sample is the run's last (always measured) */
   hr_resident resident;
+  hr_meshing mesh;
   bool driver_ready;
   hc_out out;                  /* run.json: opened by the setup, put in place at the end */
   hr_progress_line progress_line;

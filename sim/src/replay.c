@@ -168,8 +168,9 @@ static int setup(hr_run *run, const hr_options *o, char *err, size_t errlen) {
     snprintf(err, errlen, "allocator configuration: %s", herr);
     return HR_EXIT_USAGE;
   }
+  hr_meshing_init(run);
   const hak_config *cfg = hak_get_config(run->alloc);
-  if (hr_truth_init(&run->truth, (size_t)1 << cfg->ss_lg, (size_t)1 << cfg->slab_lg,
+  if (hr_truth_init(&run->truth, (size_t)1 << cfg->ss_lg,
                     o->deterministic) != 0) {
     snprintf(err, errlen, "out of memory");
     return HR_EXIT_INTERNAL;
@@ -216,6 +217,7 @@ static void teardown(hr_run *run) {
   else hr_free_free(run);
   hc_out_abort(&run->out); /* not put in place: no run.json (nothing once it is) */
   hr_sampler_free(&run->sampler);
+  hr_meshing_free(&run->mesh);
   hr_events_free(&run->events);
   hr_truth_free(&run->truth);
   hr_feed_free(&run->feed);

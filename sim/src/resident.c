@@ -11,6 +11,15 @@
  *              stack; PROT_NONE reservations are not counted) - the
  *              replayer's own - the baseline.
  *
+ * In process, hakmem under compaction=mesh keeps its SuperSlabs in a
+ * memfd (allocator/src/backing.c): MAP_SHARED, so shmem, in neither sum.
+ * Its pages are the allocator's as much as anonymous ones would be, so
+ * they are added: resident by the file's allocated blocks (fstat: each
+ * page once, however many ranges show it, as a mesh makes two show one),
+ * mapped by the sizes of the file's mappings. The file is found by its
+ * name in /proc/self/fd when the baseline is taken (it exists from
+ * hak_create on; nothing else in the process is a memfd of that name).
+ *
  * The replayer keeps its own memory out of both by construction: every
  * region it maps itself (the child's op ring, slot table and thread
  * stacks, the pool threads' stacks in process, this file's scratch
@@ -32,17 +41,21 @@
  * Nothing here calls malloc: the child runs it under the measured
  * allocator.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define HR_RESIDENT_BUDGET 0.10
+#define HR_MEMFD_NAME "/memfd:hakmem" /* backing.c's memfd_create("hakmem") */
 #define HR_RESIDENT_CHEAP 4096 /* mappings: with fewer, every measurement is made */
 
 void *hr_shared_map(size_t size) {
@@ -100,6 +113,7 @@ static uint64_t hex(const char **p) {
 int hr_resident_init(hr_resident *r, bool in_process) {
   memset(r, 0, sizeof *r);
   r->in_process = in_process;
+  r->memfd = -1;
   r->rollup_fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
   r->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (r->rollup_fd < 0 || r->maps_fd < 0) return -1;
@@ -160,6 +174,8 @@ static int read_raw(hr_resident *r, int64_t *anon, int64_t *mapped) {
     const char *eol = strchr(q, '\n');
     if (!eol) eol = q + strlen(q);
     bool heap = !strncmp(path, "[heap]", 6);
+    if (r->memfd >= 0 && !strncmp(path, HR_MEMFD_NAME " ", sizeof HR_MEMFD_NAME))
+      m += (int64_t)(end - start); /* the allocator's memfd (above) */
     bool anon_vma = inode0 && (path == eol || heap || !strncmp(path, "[anon", 5));
     if (rw && priv && anon_vma) {
       m += (int64_t)(end - start);
@@ -171,11 +187,34 @@ static int read_raw(hr_resident *r, int64_t *anon, int64_t *mapped) {
     *anon -= (int64_t)resident_of(r, heap_start, heap_end);
     m -= (int64_t)(heap_end - heap_start);
   }
+  struct stat st;
+  if (r->memfd >= 0 && fstat(r->memfd, &st) == 0) *anon += (int64_t)st.st_blocks * 512;
   *mapped = m;
   return 0;
 }
 
+/* The allocator's memfd, if it has one: its descriptor, or -1. Not
+ * opened here (the allocator owns it and closes it at hak_destroy, after
+ * the last measurement). */
+static int find_memfd(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  int found = -1;
+  for (struct dirent *e; found < 0 && (e = readdir(d));) {
+    char link[320], target[64];
+    if (e->d_name[0] == '.') continue;
+    snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = '\0';
+    if (!strncmp(target, HR_MEMFD_NAME " ", sizeof HR_MEMFD_NAME)) found = atoi(e->d_name);
+  }
+  closedir(d);
+  return found;
+}
+
 int hr_resident_baseline(hr_resident *r) {
+  if (r->in_process) r->memfd = find_memfd();
   int rc = read_raw(r, &r->base_anon, &r->base_mapped);
   r->started = hr_now();
   r->spent = 0;

@@ -160,6 +160,11 @@ static int put_measured(hr_run *run, hr_jw *w, const hak_stats *st, int64_t touc
   put_int(w, "large_bytes_live", (int64_t)st->large_bytes_live);
   put_int(w, "large_cached_bytes", (int64_t)st->large_cached_bytes);
   put_int(w, "touched_bytes", touched);
+  /* Its own mincore() of its mappings (a merged range counted once),
+   * inside the measuring budget. */
+  double t0 = hr_now();
+  put_int(w, "resident_bytes", (int64_t)hak_resident_bytes(run->alloc));
+  run->resident.spent += hr_now() - t0;
   hr_jw_close(w, '}');
   if (resident > s->peak_resident) s->peak_resident = resident;
   if (live > s->peak_live_all) s->peak_live_all = live;
@@ -216,6 +221,14 @@ int hr_sample(hr_run *run, uint64_t t) {
   put_int(&w, "drains", (int64_t)st.drains);
   put_int(&w, "drained_blocks", (int64_t)st.drained_blocks);
   put_int(&w, "threads_alive", run->threads_alive);
+  /* Mappings by the allocator's own count, and meshing (mesh.c). */
+  put_int(&w, "mappings", (int64_t)st.mappings);
+  put_int(&w, "ss_mappings", (int64_t)st.ss_mappings);
+  put_int(&w, "meshes", (int64_t)st.meshes);
+  put_int(&w, "mesh_released_bytes", (int64_t)st.mesh_released_bytes);
+  uint64_t potential;
+  if (hr_mesh_potential(run, run->last_sample, &potential))
+    put_int(&w, "mesh_potential_bytes", (int64_t)potential);
   int mrc = run->measure ? put_measured(run, &w, &st, c->touched) : 0;
   hr_jw_close(&w, '}');
   if (w.err && !s->failed) s->failed = hr_io_errno();
@@ -286,9 +299,14 @@ json_t *hr_summary(hr_run *run, json_t *oom_event) {
   json_object_set_new(o, "logically_nonempty_but_empty_peak", json_integer((json_int_t)s->lnbe_peak));
   json_object_set_new(o, "map_limit",
                       json_pack("{sI sI sI sI}", "limit", (json_int_t)run->opt->cfg.ss_map_limit,
-                                "ss_mappings", (json_int_t)st.ss_live, "thread_mappings",
+                                "ss_mappings", (json_int_t)st.ss_mappings, "thread_mappings",
                                 (json_int_t)(run->opt->thread_maps * started), "per_thread",
                                 (json_int_t)run->opt->thread_maps));
+  json_object_set_new(o, "peak_mappings", json_integer((json_int_t)st.peak_mappings));
+  json_object_set_new(o, "peak_ss_mappings", json_integer((json_int_t)st.peak_ss_mappings));
+  json_object_set_new(o, "meshes", json_integer((json_int_t)st.meshes));
+  json_object_set_new(o, "mesh_released_bytes", json_integer((json_int_t)st.mesh_released_bytes));
+  json_object_set_new(o, "mesh_potential", hr_mesh_potential_json(&run->mesh));
   json_object_set_new(o, "events_dropped", json_integer((json_int_t)run->events.dropped));
   json_t *stats = hak_stats_to_json(&st);
   if (run->measure) {
@@ -304,5 +322,6 @@ json_t *hr_summary(hr_run *run, json_t *oom_event) {
     stats = named;
   }
   json_object_set_new(o, "allocator", stats);
+  json_object_set_new(o, "allocator_maps", hak_map_stats_to_json(&st));
   return o;
 }

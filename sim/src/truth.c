@@ -23,7 +23,7 @@ typedef struct retired {
   hr_ss **table;
 } retired;
 
-int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive) {
+int hr_truth_init(hr_truth *t, size_t ss_size, bool exclusive) {
   memset(t, 0, sizeof *t);
   t->exclusive = exclusive;
   pthread_mutex_init(&t->lock, NULL);
@@ -33,7 +33,6 @@ int hr_truth_init(hr_truth *t, size_t ss_size, size_t slab_size, bool exclusive)
   if (!t->by_id) return -1;
   atomic_store(&t->published, t->by_id);
   t->ss_size = ss_size;
-  t->slab_size = slab_size;
   return 0;
 }
 
@@ -75,6 +74,7 @@ hr_ss *hr_truth_add(hr_truth *t, const hak_ss_info *info) {
   ss->block_size = info->block_size;
   ss->capacity = info->capacity;
   ss->nslabs = info->nslabs;
+  ss->slab_bytes = (uint32_t)(t->ss_size / info->nslabs); /* slabs tile the SuperSlab */
   ss->base = info->base;
   ss->mapped = true;
   pthread_mutex_lock(&t->lock);
@@ -166,7 +166,7 @@ static inline __attribute__((always_inline)) void count(hr_truth *t, const hr_bl
   add64(excl, &ss->live_bytes, sign * (int64_t)b->size);
   if (add32(excl, &ss->slab_live[b->slab], sign) == (sign > 0 ? 0 : 1)) {
     add64(excl, &ss->slabs_active, sign);
-    add64(excl, &t->slab_active_bytes, sign * (int64_t)t->slab_size);
+    add64(excl, &t->slab_active_bytes, sign * (int64_t)ss->slab_bytes);
   }
   hr_truth_touch(t, ss);
 }

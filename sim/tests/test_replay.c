@@ -11,6 +11,7 @@
  * to zeros. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -647,6 +648,28 @@ static void test_replay_tiny_blocks(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* A medium class's slabs are larger than slab_lg's 64 KiB (the 20 KiB
+ * class: 512 KiB, four a SuperSlab). The ground truth counts blocks per
+ * slab by the class's slab size: two slabs active, at their own size (by
+ * 64 KiB it once indexed past its four slabs, and wrote into the heap). */
+static void test_replay_medium_slabs(void **state) {
+  (void)state;
+  char *dir = ha_test_mkdir();
+  const char *both[] = {NULL, "--variant", "mesh", NULL};
+  for (int v = 0; v < 2; v++) {
+    assert_int_equal(replay(source("sim/tests/traces/medium-slabs.json"), in_dir(v, dir, "r.json"),
+                            both[v] ? NULL : both + 1, NULL),
+                     0);
+    json_t *run = load_run(path_buf[v]);
+    json_t *samples = json_object_get(run, "samples");
+    json_t *last = json_array_get(samples, json_array_size(samples) - 1);
+    assert_int_equal(get_int(last, "live_blocks"), 30);
+    assert_int_equal(get_int(last, "slab_active_bytes"), 2 * 512 * 1024);
+    json_decref(run);
+  }
+  ha_test_rmdir(dir);
+}
+
 /* Every run.json the tests produce, OOM included, satisfies the documented
  * schema, as the analysis commands check it (docs/run.schema.json, built
  * into them); and the check does reject what breaks it. */
@@ -715,6 +738,157 @@ static void test_replay_census_kept_matches_full(void **state) {
   ha_test_rmdir(dir);
 }
 
+/* A phase trace: each thread builds a live set of 64-127-byte blocks (its
+ * slabs fully carved), frees all but 5% of it, churns: sparse slabs that
+ * mesh. */
+static void make_phase(const char *out, const char *blocks, const char *steady) {
+  const char *argv[] = {ha_test_env("HAKTRACE"), "gen", "phase", "--threads", "2", "--blocks",
+                        blocks, "--cycles", "2", "--steady", steady, "--min", "64", "--max",
+                        "128", "-o", out, NULL};
+  assert_int_equal(ha_test_run(argv, NULL, NULL), 0);
+}
+
+static json_int_t ev_int(json_t *ev, const char *key) {
+  return json_integer_value(json_object_get(ev, key));
+}
+
+/* The first free in a .jsonl trace, after event `after`, of a block
+ * allocated before it: a block that was live through a mesh pass at
+ * `after`. Its event index, or -1. */
+static long free_across(const char *jsonl, long after) {
+  char *text = ha_test_slurp(jsonl, NULL);
+  assert_non_null(text);
+  static unsigned char born[1 << 20]; /* ids allocated before `after` */
+  memset(born, 0, sizeof born);
+  long t = -1, found = -1; /* the header is line 0: event t is line t + 1 */
+  for (char *line = strtok(text, "\n"); line && found < 0; line = strtok(NULL, "\n"), t++) {
+    unsigned tid;
+    unsigned long id;
+    if (sscanf(line, "[\"alloc\",%u,%lu", &tid, &id) == 2 && t < after && id < sizeof born)
+      born[id] = 1;
+    else if (sscanf(line, "[\"free\",%u,%lu", &tid, &id) == 2 && t > after && id < sizeof born &&
+             born[id])
+      found = t;
+  }
+  free(text);
+  return found;
+}
+
+/* Meshing in a replay (docs/meshing.md, "For the replayer"): under the
+ * mesh preset, a pass at every trim point (free mode: every sample point)
+ * merges slabs and releases their pages; the census kept from sample to sample stays right through the
+ * merges and the frees through merged ranges (--census-check); every
+ * block's marks survive its moves (the replayer's check at each free: a
+ * block handed out twice or moved wrong is exit 4, and an overwrite after
+ * a mesh is still found); the run is deterministic, and golden. Under
+ * phase1 the same trace meshes nothing but has a potential. */
+static void test_replay_mesh(void **state) {
+  (void)state;
+  char *dir = ha_test_mkdir();
+  const char *trace = in_dir(0, dir, "p.jsonl");
+  make_phase(trace, "3000", "10000");
+  const char *extra[] = {"--variant", "mesh", "--opt", "idle_trim_ms=2", "--census-check", NULL};
+  assert_int_equal(replay(trace, in_dir(1, dir, "a.json"), extra, NULL), 0);
+  assert_int_equal(replay(trace, in_dir(2, dir, "b.json"), extra, NULL), 0);
+  char *a = before_host(path_buf[1]), *b = before_host(path_buf[2]);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
+
+  json_t *run = load_run(path_buf[1]);
+  assert_true(sum_int(run, "meshes") > 0);
+  assert_true(sum_int(run, "mesh_released_bytes") > 0);
+  assert_true(sum_int(run, "peak_ss_mappings") > sum_int(run, "ss_peak")); /* splits */
+  /* One mesh event per trim point, adding up to the summary. */
+  json_int_t passes = 0, meshes = 0, released = 0, first_mesh = -1;
+  size_t i;
+  json_t *ev;
+  json_array_foreach(json_object_get(run, "events"), i, ev) {
+    if (strcmp(json_string_value(json_object_get(ev, "type")), "mesh")) continue;
+    assert_int_equal(ev_int(ev, "pass"), ++passes);
+    assert_int_equal(ev_int(ev, "t") % 16760, 0);
+    meshes += ev_int(ev, "meshes");
+    released += ev_int(ev, "released_bytes");
+    if (first_mesh < 0 && ev_int(ev, "meshes") > 0) first_mesh = ev_int(ev, "t");
+  }
+  assert_int_equal(passes, sum_int(run, "trims"));
+  assert_int_equal(meshes, sum_int(run, "meshes"));
+  assert_int_equal(released, sum_int(run, "mesh_released_bytes"));
+  assert_int_equal(get_int(run, "summary.allocator_maps.mesh_passes"), passes);
+  /* Samples: counts that only grow, the splits seen, the potential at
+   * every tenth sample and the last. */
+  json_t *samples = json_object_get(run, "samples"), *s;
+  json_int_t prev = 0, potentials = 0, split = 0;
+  json_array_foreach(samples, i, s) {
+    assert_true(get_int(s, "meshes") >= prev);
+    prev = get_int(s, "meshes");
+    split |= get_int(s, "ss_mappings") > get_int(s, "ss.live");
+    assert_true(get_int(s, "mappings") >= get_int(s, "ss_mappings"));
+    bool has = json_object_get(s, "mesh_potential_bytes") != NULL;
+    assert_int_equal(has, i % 10 == 0 || i + 1 == json_array_size(samples));
+    potentials += has;
+  }
+  assert_true(split);
+  assert_int_equal(prev, sum_int(run, "meshes"));
+  assert_int_equal(get_int(run, "summary.mesh_potential.samples"), potentials);
+  json_decref(run);
+  json_error_t je;
+  ha_err err;
+  run = json_load_file(path_buf[1], 0, &je); /* as written, host included */
+  assert_non_null(run);
+  if (ha_run_accept(run, "run.json", &err) != 0) fail_msg("%s", err.msg);
+  json_decref(run);
+
+  /* The check at each free still finds an overwrite after the meshes. */
+  long t = free_across(trace, (long)first_mesh);
+  assert_true(t > 0);
+  char n[32], *msg = NULL;
+  snprintf(n, sizeof n, "%ld", t);
+  const char *inject[] = {"--variant", "mesh", "--opt", "idle_trim_ms=2", "--inject-overwrite", n,
+                          NULL};
+  assert_int_equal(replay(trace, in_dir(3, dir, "c.json"), inject, &msg), 4);
+  assert_non_null(strstr(msg, "overwritten before its free"));
+  free(msg);
+
+  /* Free mode meshes where its samples wait for every worker to idle:
+   * a pass before each sample but the last (how much it merges depends on
+   * the timing; that it merges, and that the blocks survive, does not). */
+  const char *free_mode[] = {"--variant", "mesh", "--mode", "free", "--sample-every", "2000",
+                             NULL};
+  assert_int_equal(replay(trace, in_dir(3, dir, "f.json"), free_mode, NULL), 0);
+  run = load_run(path_buf[3]);
+  assert_true(sum_int(run, "meshes") > 0);
+  assert_int_equal(get_int(run, "summary.allocator_maps.mesh_passes"),
+                   (json_int_t)json_array_size(json_object_get(run, "samples")) - 1);
+  json_decref(run);
+
+  /* phase1: no memfd, no pass, but a potential. */
+  const char *phase1[] = {"--variant", "phase1", "--opt", "idle_trim_ms=2", NULL};
+  assert_int_equal(replay(trace, in_dir(4, dir, "d.json"), phase1, NULL), 0);
+  run = load_run(path_buf[4]);
+  assert_int_equal(sum_int(run, "meshes"), 0);
+  assert_true(get_int(run, "summary.mesh_potential.peak_bytes") > 0);
+  json_array_foreach(json_object_get(run, "events"), i, ev)
+    assert_string_not_equal(json_string_value(json_object_get(ev, "type")), "mesh");
+  json_decref(run);
+
+  /* Golden: a smaller trace of the same kind. on_bad_free=count because
+   * debug builds (the sanitizers') check every free strictly, which
+   * changes which free block an allocation gets, and so what meshes: with
+   * it every build frees the same way and the golden holds in all. */
+  trace = in_dir(5, dir, "g.jsonl");
+  make_phase(trace, "2000", "2000");
+  const char *golden[] = {"--variant", "mesh", "--opt", "idle_trim_ms=1", "--opt", "on_bad_free=count",
+                          "--sample-every", "1000", NULL};
+  assert_int_equal(replay(trace, in_dir(6, dir, "g.json"), golden, NULL), 0);
+  run = load_golden_run(path_buf[6], "(haktrace gen phase --threads 2 --blocks 2000 --cycles 2 "
+                                     "--steady 2000 --min 64 --max 128)");
+  assert_true(sum_int(run, "meshes") > 0);
+  check_golden(run, "sim/tests/golden/phase.mesh.json");
+  json_decref(run);
+  ha_test_rmdir(dir);
+}
+
 /* The progress line: on a terminal (script(1) gives one) it is rewritten
  * with \r and ends with the events and the rate; never with --quiet or
  * when stderr is not a terminal (every other test: their stderr holds
@@ -765,8 +939,10 @@ int main(void) {
       cmocka_unit_test(test_replay_config_precedence),
       cmocka_unit_test(test_replay_variant_label),
       cmocka_unit_test(test_replay_tiny_blocks),
+      cmocka_unit_test(test_replay_medium_slabs),
       cmocka_unit_test(test_replay_census_kept_matches_full),
       cmocka_unit_test(test_replay_progress_on_a_terminal),
+      cmocka_unit_test(test_replay_mesh),
   };
   return cmocka_run_group_tests_name("sim.replay", tests, NULL, NULL);
 }
