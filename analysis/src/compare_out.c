@@ -115,12 +115,57 @@ static char *markdown(const ha_variant *v, size_t n) {
   return text;
 }
 
+/* Appends word to a space-separated list (the gnuplot scripts' `files`
+ * and `names`). */
+static void add_word(char *list, size_t cap, const char *word) {
+  size_t len = strlen(list);
+  snprintf(list + len, cap - len, "%s%s", len ? " " : "", word);
+}
+
+/* A variant's name as the overlays' legends show it. */
+static void legend_name(const ha_variant *v, char *out, size_t cap) {
+  snprintf(out, cap, "%s%s", v->name, v->replay_exit == 3 ? "(OOM)" : "");
+}
+
+/* One sample's columns (paths into it) after its t: each value > 0 as
+ * it is, anything else NaN (log axes); any[c] set where column c had one. */
+static void put_columns(FILE *f, const json_t *s, const char *const *cols, int ncols, int *any) {
+  fprintf(f, "%lld", ha_int(json_object_get(s, "t")));
+  for (int c = 0; c < ncols; c++) {
+    const json_t *x = ha_path_get(s, cols[c]);
+    if (ha_num(x) > 0) {
+      any[c] = 1;
+      if (json_is_integer(x)) fprintf(f, " %lld", (long long)json_integer_value(x));
+      else fprintf(f, " %.9g", ha_num(x));
+    } else {
+      fputs(" NaN", f);
+    }
+  }
+  fputc('\n', f);
+}
+
+/* Draws one overlay: script PLOT.gp over the data files `files` with the
+ * legend `names`; limit < 0 leaves the script's `limit` unset. */
+static int render_overlay(const char *dir, const char *plot, const char *files, const char *names,
+                          const char *title, double tmax, int nodata, double limit, int formats,
+                          ha_err *err) {
+  char vars[13000] = "", script[64];
+  ha_var_str(vars, sizeof vars, "files", files);
+  ha_var_str(vars, sizeof vars, "names", names);
+  ha_var_str(vars, sizeof vars, "title", title);
+  ha_var_num(vars, sizeof vars, "tmax", tmax);
+  ha_var_num(vars, sizeof vars, "nodata", nodata);
+  if (limit >= 0) ha_var_num(vars, sizeof vars, "limit", limit);
+  snprintf(script, sizeof script, "%s.gp", plot);
+  return ha_render(dir, script, vars, plot, formats, err);
+}
+
 /* The measured overlays (ovl_resident, ovl_rutil) from the runs with
  * resident samples, one ovr_LABEL.dat each; *drawn: whether any had. */
 static int write_resident_overlays(const ha_variant *v, size_t n, const char *dir, int formats,
                                    double tmax, const char *title, int *drawn, ha_err *err) {
   char files[4096] = "", names[8192] = "";
-  int any = 0;
+  int any[3] = {0, 0, 0};
   *drawn = 0;
   for (size_t i = 0; i < n; i++) {
     const json_t *samples = json_object_get(v[i].run, "samples");
@@ -135,38 +180,20 @@ static int write_resident_overlays(const ha_variant *v, size_t n, const char *di
     int rc = ha_out_open(&o, dir, name, err);
     if (rc) return rc;
     fputs("# t resident_bytes utilization(live/resident) mapped_bytes  (measured samples; 0 written NaN)\n", o.f);
-    json_array_foreach(samples, k, s) {
-      if (!json_object_get(s, "resident_bytes")) continue;
-      fprintf(o.f, "%lld", ha_int(json_object_get(s, "t")));
-      static const char *cols[] = {"resident_bytes", "resident_utilization", "mapped_bytes"};
-      for (int c = 0; c < 3; c++) {
-        const json_t *x = json_object_get(s, cols[c]);
-        if (ha_num(x) > 0) {
-          any = 1;
-          if (json_is_integer(x)) fprintf(o.f, " %lld", (long long)json_integer_value(x));
-          else fprintf(o.f, " %.9g", ha_num(x));
-        } else {
-          fputs(" NaN", o.f);
-        }
-      }
-      fputc('\n', o.f);
-    }
+    static const char *const cols[] = {"resident_bytes", "resident_utilization", "mapped_bytes"};
+    json_array_foreach(samples, k, s)
+      if (json_object_get(s, "resident_bytes")) put_columns(o.f, s, cols, 3, any);
     if ((rc = ha_out_commit(&o, err))) return rc;
-    snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", files[0] ? " " : "", name);
-    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s%s", names[0] ? " " : "",
-             v[i].name, v[i].replay_exit == 3 ? "(OOM)" : "");
+    char shown[HA_VARIANT_MAX + 8];
+    legend_name(&v[i], shown, sizeof shown);
+    add_word(files, sizeof files, name);
+    add_word(names, sizeof names, shown);
   }
   if (!files[0]) return 0;
+  int nodata = !(any[0] | any[1] | any[2]);
   static const char *plots[] = {"ovl_resident", "ovl_rutil"};
   for (int p = 0; p < 2; p++) {
-    char vars[13000] = "", script[64];
-    ha_var_str(vars, sizeof vars, "files", files);
-    ha_var_str(vars, sizeof vars, "names", names);
-    ha_var_str(vars, sizeof vars, "title", title);
-    ha_var_num(vars, sizeof vars, "tmax", tmax);
-    ha_var_num(vars, sizeof vars, "nodata", !any);
-    snprintf(script, sizeof script, "%s.gp", plots[p]);
-    int rc = ha_render(dir, script, vars, plots[p], formats, err);
+    int rc = render_overlay(dir, plots[p], files, names, title, tmax, nodata, -1, formats, err);
     if (rc) return rc;
   }
   *drawn = 1;
@@ -218,28 +245,21 @@ static int write_mapping_overlays(const ha_variant *v, size_t n, const char *dir
     double l = ha_num(ha_path_get(v[i].run, "config.ss_map_limit"));
     if (l > limit) limit = l;
     char shown[HA_VARIANT_MAX + 8];
-    snprintf(shown, sizeof shown, "%s%s", v[i].name, v[i].replay_exit == 3 ? "(OOM)" : "");
-    snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", files[0] ? " " : "", name);
-    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? " " : "", shown);
+    legend_name(&v[i], shown, sizeof shown);
+    add_word(files, sizeof files, name);
+    add_word(names, sizeof names, shown);
     if (!meshing_shows(v[i].run)) continue;
-    snprintf(mfiles + strlen(mfiles), sizeof mfiles - strlen(mfiles), "%s%s", mfiles[0] ? " " : "", name);
-    snprintf(mnames + strlen(mnames), sizeof mnames - strlen(mnames), "%s%s", mnames[0] ? " " : "", shown);
+    add_word(mfiles, sizeof mfiles, name);
+    add_word(mnames, sizeof mnames, shown);
   }
   if (!files[0]) return 0;
-  static const char *plots[] = {"ovl_mappings", "ovl_mesh"};
-  for (int p = 0; p < 2; p++) {
-    bool none = p == 1 && !mfiles[0];
-    char vars[13000] = "", script[64];
-    ha_var_str(vars, sizeof vars, "files", p == 0 || none ? files : mfiles);
-    ha_var_str(vars, sizeof vars, "names", p == 0 || none ? names : mnames);
-    ha_var_str(vars, sizeof vars, "title", title);
-    ha_var_num(vars, sizeof vars, "tmax", tmax);
-    ha_var_num(vars, sizeof vars, "nodata", p == 0 ? !any : none);
-    if (p == 0) ha_var_num(vars, sizeof vars, "limit", limit);
-    snprintf(script, sizeof script, "%s.gp", plots[p]);
-    int rc = ha_render(dir, script, vars, plots[p], formats, err);
-    if (rc) return rc;
-  }
+  int rc = render_overlay(dir, "ovl_mappings", files, names, title, tmax, !any, limit, formats, err);
+  if (rc) return rc;
+  /* No run meshed or could have: every run drawn, with the script's note. */
+  bool none = !mfiles[0];
+  rc = render_overlay(dir, "ovl_mesh", none ? files : mfiles, none ? names : mnames, title, tmax,
+                      none, -1, formats, err);
+  if (rc) return rc;
   *drawn = 1;
   return 0;
 }
@@ -258,39 +278,20 @@ static int write_overlays(const ha_variant *v, size_t n, const char *dir, int fo
     fputs("# t ss_mapped_bytes(H) live_superslabs utilization(R/H)  (0 written NaN: log axes)\n", o.f);
     size_t k;
     const json_t *s;
-    json_array_foreach(json_object_get(v[i].run, "samples"), k, s) {
-      static const char *cols[] = {"ss_mapped_bytes", "ss.live", "utilization"};
-      fprintf(o.f, "%lld", ha_int(json_object_get(s, "t")));
-      for (int c = 0; c < 3; c++) {
-        const json_t *x = ha_path_get(s, cols[c]);
-        if (ha_num(x) > 0) {
-          any[c] = 1;
-          if (json_is_integer(x)) fprintf(o.f, " %lld", (long long)json_integer_value(x));
-          else fprintf(o.f, " %.9g", ha_num(x));
-        } else {
-          fputs(" NaN", o.f);
-        }
-      }
-      fputc('\n', o.f);
-    }
+    static const char *const cols[] = {"ss_mapped_bytes", "ss.live", "utilization"};
+    json_array_foreach(json_object_get(v[i].run, "samples"), k, s) put_columns(o.f, s, cols, 3, any);
     if ((rc = ha_out_commit(&o, err))) return rc;
     double t = ha_num(ha_path_get(v[i].run, "summary.events"));
     if (t > tmax) tmax = t;
-    snprintf(files + strlen(files), sizeof files - strlen(files), "%s%s", i ? " " : "", name);
-    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s%s", i ? " " : "", v[i].name,
-             v[i].replay_exit == 3 ? "(OOM)" : "");
+    char shown[HA_VARIANT_MAX + 8];
+    legend_name(&v[i], shown, sizeof shown);
+    add_word(files, sizeof files, name);
+    add_word(names, sizeof names, shown);
   }
   trace_line(v, n, title, sizeof title);
   static const char *plots[] = {"ovl_mapped", "ovl_live", "ovl_util"};
   for (int p = 0; p < 3; p++) {
-    char vars[13000] = "", script[64];
-    ha_var_str(vars, sizeof vars, "files", files);
-    ha_var_str(vars, sizeof vars, "names", names);
-    ha_var_str(vars, sizeof vars, "title", title);
-    ha_var_num(vars, sizeof vars, "tmax", tmax);
-    ha_var_num(vars, sizeof vars, "nodata", !any[p]);
-    snprintf(script, sizeof script, "%s.gp", plots[p]);
-    int rc = ha_render(dir, script, vars, plots[p], formats, err);
+    int rc = render_overlay(dir, plots[p], files, names, title, tmax, !any[p], -1, formats, err);
     if (rc) return rc;
   }
   int rc = write_resident_overlays(v, n, dir, formats, tmax, title, resident, err);
