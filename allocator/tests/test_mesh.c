@@ -318,6 +318,17 @@ static uint32_t live_in(const slabs *s) {
   return n;
 }
 
+/* Two threads, each with slabs 0 and 1 of a SuperSlab of its own full and
+ * one block of slab 2 (tags from 0 and from 5000). */
+static void two_owners(hak_allocator *a, slabs *s1, slabs *s2, hak_runner **t1, hak_runner **t2) {
+  *s1 = (slabs){.a = a, .n = CAP0 + CAP + 1, .tag0 = 0};
+  *s2 = (slabs){.a = a, .n = CAP0 + CAP + 1, .tag0 = 5000};
+  *t1 = runner_start();
+  *t2 = runner_start();
+  runner_call(*t1, alloc_slabs, s1);
+  runner_call(*t2, alloc_slabs, s2);
+}
+
 /* Two threads, two SuperSlabs (refill fresh): thread 1's slab 1 keeps its
  * even blocks, thread 2's its odd ones, and thread 2 exits (its slab an
  * orphan, with remote frees pending that nobody drains under `leave`).
@@ -329,13 +340,8 @@ static void test_mesh_across_owners_accounting_and_trim(void **state) {
   (void)state;
   hak_allocator *a = make_alloc(mesh_cfg, 0);
   static slabs s1, s2;
-  memset(&s1, 0, sizeof s1);
-  memset(&s2, 0, sizeof s2);
-  s1 = (slabs){.a = a, .n = CAP0 + CAP + 1, .tag0 = 0};
-  s2 = (slabs){.a = a, .n = CAP0 + CAP + 1, .tag0 = 5000};
-  hak_runner *t1 = runner_start(), *t2 = runner_start();
-  runner_call(t1, alloc_slabs, &s1);
-  runner_call(t2, alloc_slabs, &s2);
+  hak_runner *t1, *t2;
+  two_owners(a, &s1, &s2, &t1, &t2);
   const void *in1 = s1.blk[0], *in2 = s2.blk[0]; /* an address in each SuperSlab */
   assert_int_not_equal(ss_info(a, in1).id, ss_info(a, in2).id);
   /* Slabs 0 empty (released) and slab 2's block freed (current, kept). */
@@ -663,13 +669,8 @@ static void test_mesh_destroy_alias_after_primary(void **state) {
   long before = proc_map_count();
   hak_allocator *a = make_alloc(mesh_cfg, 0);
   static slabs s1, s2;
-  memset(&s1, 0, sizeof s1);
-  memset(&s2, 0, sizeof s2);
-  s1 = (slabs){.a = a, .n = CAP0 + CAP + 1, .tag0 = 0};
-  s2 = (slabs){.a = a, .n = CAP0 + CAP + 1, .tag0 = 5000};
-  hak_runner *t1 = runner_start(), *t2 = runner_start();
-  runner_call(t1, alloc_slabs, &s1);
-  runner_call(t2, alloc_slabs, &s2);
+  hak_runner *t1, *t2;
+  two_owners(a, &s1, &s2, &t1, &t2);
   const void *in1 = s1.blk[0], *in2 = s2.blk[0];
   assert_true(ss_info(a, in1).id < ss_info(a, in2).id);
   /* Slab 1 of the first keeps its odd blocks (half), of the second a
