@@ -51,6 +51,19 @@ static char *file_in(const char *dir, const char *name, const char *ext, size_t 
   return text;
 }
 
+/* Fails unless plot NAME's SVG in dir holds every one of texts (to NULL). */
+static void svg_has(const char *dir, const char *name, const char *const *texts) {
+  char *svg = file_in(dir, name, ".svg", NULL);
+  for (; *texts; texts++)
+    if (!strstr(svg, *texts)) fail_msg("%s.svg lacks \"%s\"", name, *texts);
+  free(svg);
+}
+
+/* What the mappings and mesh plots always show, data or none. */
+#define MAPPINGS_TEXTS ((const char *[]){"Kernel mappings over time", "mappings (count)", NULL})
+#define MESH_TEXTS \
+  ((const char *[]){"potential: one pass could release", "slabs meshed so far (count)", NULL})
+
 static void no_temp_files(const char *dir) {
   DIR *d = opendir(dir);
   assert_non_null(d);
@@ -181,22 +194,10 @@ static void test_plot_titles_and_axes(void **state) {
     assert_non_null(strstr(svg, "logical time (ms at 1 events/ms)"));
     free(svg);
   }
-  char *svg = file_in(dir, "ladder", ".svg", NULL);
-  assert_non_null(strstr(svg, "bytes (log scale)"));
-  assert_non_null(strstr(svg, "live requested (R)"));
-  free(svg);
-  svg = file_in(dir, "mappings", ".svg", NULL);
-  assert_non_null(strstr(svg, "Kernel mappings over time"));
-  assert_non_null(strstr(svg, "mappings (count)"));
-  free(svg);
-  svg = file_in(dir, "mesh", ".svg", NULL);
-  assert_non_null(strstr(svg, "potential: one pass could release"));
-  assert_non_null(strstr(svg, "slabs meshed so far (count)"));
-  free(svg);
-  svg = file_in(dir, "trim", ".svg", NULL);
-  assert_non_null(strstr(svg, "Trim passes (8)"));
-  assert_non_null(strstr(svg, "skipped: not empty"));
-  free(svg);
+  svg_has(dir, "ladder", (const char *[]){"bytes (log scale)", "live requested (R)", NULL});
+  svg_has(dir, "mappings", MAPPINGS_TEXTS);
+  svg_has(dir, "mesh", MESH_TEXTS);
+  svg_has(dir, "trim", (const char *[]){"Trim passes (8)", "skipped: not empty", NULL});
 }
 
 static void test_plot_index_html(void **state) {
@@ -234,20 +235,10 @@ static void test_plot_empty_cases(void **state) {
   }
   json_array_clear(json_object_get(run, "events"));
   plot(run, NULL, dir, HA_FMT_PNG | HA_FMT_SVG);
-  char *svg = file_in(dir, "ladder", ".svg", NULL);
-  assert_non_null(strstr(svg, "no live or mapped bytes in this run"));
-  free(svg);
-  svg = file_in(dir, "mappings", ".svg", NULL);
-  assert_non_null(strstr(svg, "Kernel mappings over time"));
-  assert_non_null(strstr(svg, "mappings (count)"));
-  free(svg);
-  svg = file_in(dir, "mesh", ".svg", NULL);
-  assert_non_null(strstr(svg, "potential: one pass could release"));
-  assert_non_null(strstr(svg, "slabs meshed so far (count)"));
-  free(svg);
-  svg = file_in(dir, "trim", ".svg", NULL);
-  assert_non_null(strstr(svg, "no trim pass in this run"));
-  free(svg);
+  svg_has(dir, "ladder", (const char *[]){"no live or mapped bytes in this run", NULL});
+  svg_has(dir, "mappings", MAPPINGS_TEXTS);
+  svg_has(dir, "mesh", MESH_TEXTS);
+  svg_has(dir, "trim", (const char *[]){"no trim pass in this run", NULL});
   json_decref(run);
   ha_test_rmdir(dir);
 }
