@@ -45,38 +45,6 @@ typedef struct ext {
   int failed;                  /* the spool's errno */
 } ext;
 
-static double ratio(uint64_t num, uint64_t den) { return den ? (double)num / (double)den : 0.0; }
-
-static void put_int(hr_jw *w, const char *key, int64_t v) {
-  hr_jw_key(w, key);
-  hr_jw_int(w, v);
-}
-
-static void put_frees(hr_jw *w, const char *key, uint64_t local, uint64_t remote) {
-  hr_jw_key(w, key);
-  hr_jw_open(w, '{');
-  put_int(w, "local", (int64_t)local);
-  put_int(w, "remote", (int64_t)remote);
-  hr_jw_key(w, "remote_ratio");
-  hr_jw_real(w, ratio(remote, local + remote));
-  hr_jw_close(w, '}');
-}
-
-static int push(ext *e, double r, double h) {
-  if (e->n == e->cap) {
-    uint64_t ncap = e->cap ? e->cap * 2 : 1024;
-    double *nr = realloc(e->R, ncap * sizeof *nr), *nh;
-    if (!nr) return -1;
-    e->R = nr;
-    if (!(nh = realloc(e->H, ncap * sizeof *nh))) return -1;
-    e->H = nh;
-    e->cap = ncap;
-  }
-  e->R[e->n] = r;
-  e->H[e->n++] = h;
-  return 0;
-}
-
 /* One sample as an element of run.json's samples array (depth 2). */
 static int put_sample(ext *e, const hr_xrec *r) {
   hr_xshm *x = e->x;
@@ -84,30 +52,30 @@ static int put_sample(ext *e, const hr_xrec *r) {
   hr_jw w;
   hr_jw_init(&w, e->spool, 2);
   hr_jw_open(&w, '{');
-  put_int(&w, "t", (int64_t)r->t);
-  put_int(&w, "live_blocks", (int64_t)r->live_blocks);
-  put_int(&w, "live_req_bytes", (int64_t)r->live_bytes);
-  put_frees(&w, "frees", r->frees_local, r->frees_remote);
-  put_frees(&w, "frees_interval", r->frees_local - e->prev_local, r->frees_remote - e->prev_remote);
-  put_int(&w, "threads_alive", (int64_t)r->threads_alive);
+  hr_jw_put_int(&w, "t", (int64_t)r->t);
+  hr_jw_put_int(&w, "live_blocks", (int64_t)r->live_blocks);
+  hr_jw_put_int(&w, "live_req_bytes", (int64_t)r->live_bytes);
+  hr_put_frees(&w, "frees", r->frees_local, r->frees_remote);
+  hr_put_frees(&w, "frees_interval", r->frees_local - e->prev_local, r->frees_remote - e->prev_remote);
+  hr_jw_put_int(&w, "threads_alive", (int64_t)r->threads_alive);
   e->prev_local = r->frees_local;
   e->prev_remote = r->frees_remote;
   int rc = 0;
   if (r->measured) {
-    put_int(&w, "resident_bytes", (int64_t)r->resident);
-    put_int(&w, "mapped_bytes", (int64_t)r->mapped);
-    e->rutil_last = ratio(r->live_bytes, r->resident);
+    hr_jw_put_int(&w, "resident_bytes", (int64_t)r->resident);
+    hr_jw_put_int(&w, "mapped_bytes", (int64_t)r->mapped);
+    e->rutil_last = hr_ratio(r->live_bytes, r->resident);
     hr_jw_key(&w, "resident_utilization");
     hr_jw_real(&w, e->rutil_last);
     hr_jw_key(&w, "self");
     hr_jw_open(&w, '{');
-    for (uint32_t i = 0; i < x->nself; i++) put_int(&w, x->self_names[i], (int64_t)r->self[i]);
+    for (uint32_t i = 0; i < x->nself; i++) hr_jw_put_int(&w, x->self_names[i], (int64_t)r->self[i]);
     hr_jw_close(&w, '}');
     if (r->resident > e->peak_resident) e->peak_resident = r->resident;
     if (r->mapped > e->peak_mapped) e->peak_mapped = r->mapped;
     memcpy(e->last_self, r->self, sizeof e->last_self);
     e->any_self = true;
-    rc = push(e, (double)r->live_bytes, (double)r->resident);
+    rc = hr_series_push(&e->R, &e->H, &e->n, &e->cap, (double)r->live_bytes, (double)r->resident);
   }
   hr_jw_close(&w, '}');
   if (w.err && !e->failed) e->failed = hr_io_errno();
@@ -118,7 +86,7 @@ static int put_sample(ext *e, const hr_xrec *r) {
 static void put_thread_event(hr_run *run, const hr_xrec *r) {
   hr_jw *w = hr_event_begin(&run->events, r->kind == HR_XREC_START ? "thread_start" : "thread_exit", r->t);
   if (!w) return;
-  put_int(w, "thread", r->tid);
+  hr_jw_put_int(w, "thread", r->tid);
   if (r->kind == HR_XREC_START) {
     hr_jw_key(w, "parent");
     if (r->tid == 0) hr_jw_null(w);
@@ -261,7 +229,7 @@ static json_t *summary_json(ext *e, json_t *oom) {
       "threads_started", (json_int_t)x->threads_started, "live_blocks_end",
       (json_int_t)x->live_blocks_end, "frees_local", (json_int_t)x->frees_local, "frees_remote",
       (json_int_t)x->frees_remote, "remote_ratio",
-      ratio(x->frees_remote, x->frees_local + x->frees_remote), "oom", oom ? oom : json_false(),
+      hr_ratio(x->frees_remote, x->frees_local + x->frees_remote), "oom", oom ? oom : json_false(),
       "peak_live_req_bytes", (json_int_t)x->peak_live_bytes, "peak_resident_bytes",
       (json_int_t)e->peak_resident, "peak_mapped_bytes", (json_int_t)e->peak_mapped,
       "peak_live_all_bytes", (json_int_t)x->peak_live_bytes,
@@ -322,8 +290,8 @@ static void log_oom(ext *e) {
   hr_xshm *x = e->x;
   hr_jw *w = hr_event_begin(&e->run->events, "oom", x->failure.t);
   if (!w) return;
-  put_int(w, "thread", x->ring[x->failure.t % HR_X_RING].tid);
-  put_int(w, "errno", ENOMEM);
+  hr_jw_put_int(w, "thread", x->ring[x->failure.t % HR_X_RING].tid);
+  hr_jw_put_int(w, "errno", ENOMEM);
   hr_event_end(&e->run->events);
 }
 

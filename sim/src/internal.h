@@ -491,6 +491,15 @@ int hr_sampler_init(hr_sampler *s, const char *detail_path, char *err, size_t er
 int hr_sampler_finish(hr_sampler *s);
 /* Takes a sample at event index t (all workers idle). */
 int hr_sample(hr_run *run, uint64_t t);
+/* A samples' `frees` object: local, remote and remote_ratio. */
+void hr_put_frees(hr_jw *w, const char *key, uint64_t local, uint64_t remote);
+/* Appends (r, h) to a pair of growing series (R and H of the summary's
+ * fragmentation measures). -1 out of memory. */
+int hr_series_push(double **R, double **H, uint64_t *n, uint64_t *cap, double r, double h);
+/* num / den, 0 when den is 0. */
+static inline double hr_ratio(uint64_t num, uint64_t den) {
+  return den ? (double)num / (double)den : 0.0;
+}
 
 /* census.c: brings the sampler's census up to date (and, with
  * --ss-detail, returns every SuperSlab's row, malloc'd). -1 out of memory. */
@@ -789,6 +798,7 @@ void hr_jw_open(hr_jw *w, char c);   /* '{' or '[' */
 void hr_jw_close(hr_jw *w, char c);  /* '}' or ']' */
 void hr_jw_key(hr_jw *w, const char *key);
 void hr_jw_int(hr_jw *w, int64_t v);
+void hr_jw_put_int(hr_jw *w, const char *key, int64_t v); /* key, then v */
 void hr_jw_real(hr_jw *w, double v);
 void hr_jw_null(hr_jw *w);
 void hr_jw_str(hr_jw *w, const char *s);

@@ -134,6 +134,11 @@ void hr_jw_int(hr_jw *w, int64_t v) {
   jw_value(w, p, (size_t)(buf + sizeof buf - p));
 }
 
+void hr_jw_put_int(hr_jw *w, const char *key, int64_t v) {
+  hr_jw_key(w, key);
+  hr_jw_int(w, v);
+}
+
 void hr_jw_real(hr_jw *w, double v) {
   /* jansson's jsonp_dtostr: %.17g, ".0" when it reads as an integer, no
    * '+' and no leading zeros in the exponent. */

@@ -86,42 +86,18 @@ static int write_detail(FILE *f, uint64_t t, hr_census_row *r0, size_t n) {
   return ok ? 0 : -1;
 }
 
-static double ratio(uint64_t num, uint64_t den) { return den ? (double)num / (double)den : 0.0; }
-
-static void put_int(hr_jw *w, const char *key, int64_t v) {
-  hr_jw_key(w, key);
-  hr_jw_int(w, v);
-}
-
-static void put_frees(hr_jw *w, const char *key, uint64_t local, uint64_t remote) {
+void hr_put_frees(hr_jw *w, const char *key, uint64_t local, uint64_t remote) {
   hr_jw_key(w, key);
   hr_jw_open(w, '{');
-  put_int(w, "local", (int64_t)local);
-  put_int(w, "remote", (int64_t)remote);
+  hr_jw_put_int(w, "local", (int64_t)local);
+  hr_jw_put_int(w, "remote", (int64_t)remote);
   hr_jw_key(w, "remote_ratio");
-  hr_jw_real(w, ratio(remote, local + remote));
+  hr_jw_real(w, hr_ratio(remote, local + remote));
   hr_jw_close(w, '}');
 }
 
-static int push_series(hr_sampler *s, double r, double h) {
-  if (s->n == s->cap) {
-    uint64_t ncap = s->cap ? s->cap * 2 : 1024;
-    double *nr = realloc(s->R, ncap * sizeof *nr);
-    if (!nr) return -1;
-    s->R = nr;
-    double *nh = realloc(s->H, ncap * sizeof *nh);
-    if (!nh) return -1;
-    s->H = nh;
-    s->cap = ncap;
-  }
-  s->R[s->n] = r;
-  s->H[s->n] = h;
-  s->n++;
-  return 0;
-}
-
 /* Appends (r, h) to a pair of growing series. */
-static int push_pair(double **R, double **H, uint64_t *n, uint64_t *cap, double r, double h) {
+int hr_series_push(double **R, double **H, uint64_t *n, uint64_t *cap, double r, double h) {
   if (*n == *cap) {
     uint64_t ncap = *cap ? *cap * 2 : 1024;
     double *nr = realloc(*R, ncap * sizeof *nr);
@@ -149,27 +125,26 @@ static int put_measured(hr_run *run, hr_jw *w, const hak_stats *st, int64_t touc
   if (!hr_resident_due(&run->resident, run->last_sample) ||
       hr_resident_measure(&run->resident, &resident, &mapped) != 0)
     return 0;
-  put_int(w, "resident_bytes", (int64_t)resident);
-  put_int(w, "mapped_bytes", (int64_t)mapped);
+  hr_jw_put_int(w, "resident_bytes", (int64_t)resident);
+  hr_jw_put_int(w, "mapped_bytes", (int64_t)mapped);
   hr_jw_key(w, "resident_utilization");
-  s->rutil_last = ratio(live, resident);
+  s->rutil_last = hr_ratio(live, resident);
   hr_jw_real(w, s->rutil_last);
   hr_jw_key(w, "self");
   hr_jw_open(w, '{');
-  put_int(w, "bytes_mapped", (int64_t)st->bytes_mapped);
-  put_int(w, "large_bytes_live", (int64_t)st->large_bytes_live);
-  put_int(w, "large_cached_bytes", (int64_t)st->large_cached_bytes);
-  put_int(w, "touched_bytes", touched);
+  hr_jw_put_int(w, "bytes_mapped", (int64_t)st->bytes_mapped);
+  hr_jw_put_int(w, "large_bytes_live", (int64_t)st->large_bytes_live);
+  hr_jw_put_int(w, "large_cached_bytes", (int64_t)st->large_cached_bytes);
+  hr_jw_put_int(w, "touched_bytes", touched);
   /* Its own mincore() of its mappings (a merged range counted once),
    * inside the measuring budget. */
   double t0 = hr_now();
-  put_int(w, "resident_bytes", (int64_t)hak_resident_bytes(run->alloc));
+  hr_jw_put_int(w, "resident_bytes", (int64_t)hak_resident_bytes(run->alloc));
   run->resident.spent += hr_now() - t0;
   hr_jw_close(w, '}');
   if (resident > s->peak_resident) s->peak_resident = resident;
-  if (live > s->peak_live_all) s->peak_live_all = live;
   if (mapped > s->peak_mapped) s->peak_mapped = mapped;
-  return push_pair(&s->Rr, &s->Hr, &s->nr, &s->capr, (double)live, (double)resident);
+  return hr_series_push(&s->Rr, &s->Hr, &s->nr, &s->capr, (double)live, (double)resident);
 }
 
 int hr_sample(hr_run *run, uint64_t t) {
@@ -197,38 +172,38 @@ int hr_sample(hr_run *run, uint64_t t) {
   const int64_t vals[] = {(int64_t)t, atomic_load(&tr->live_blocks), (int64_t)R, (int64_t)B,
                           (int64_t)S, (int64_t)H, 0, c->touched, c->meta,
                           atomic_load(&tr->large_bytes)};
-  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) put_int(&w, keys[i], vals[i]);
+  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) hr_jw_put_int(&w, keys[i], vals[i]);
   hr_jw_key(&w, "utilization");
-  hr_jw_real(&w, ratio(R, H));
+  hr_jw_real(&w, hr_ratio(R, H));
   hr_jw_key(&w, "ss");
   hr_jw_open(&w, '{');
-  put_int(&w, "live", c->live);
-  put_int(&w, "empty", c->empty);
-  put_int(&w, "full", c->full);
-  put_int(&w, "partial", c->partial);
-  put_int(&w, "orphaned", c->orphaned);
-  put_int(&w, "logically_nonempty_but_empty", c->lnbe);
+  hr_jw_put_int(&w, "live", c->live);
+  hr_jw_put_int(&w, "empty", c->empty);
+  hr_jw_put_int(&w, "full", c->full);
+  hr_jw_put_int(&w, "partial", c->partial);
+  hr_jw_put_int(&w, "orphaned", c->orphaned);
+  hr_jw_put_int(&w, "logically_nonempty_but_empty", c->lnbe);
   hr_jw_close(&w, '}');
   hr_jw_key(&w, "occupancy_hist");
   hr_jw_open(&w, '[');
   for (int i = 0; i < HR_BUCKETS; i++) hr_jw_int(&w, c->hist[i]);
   hr_jw_close(&w, ']');
-  put_int(&w, "accounting_drift", c->drift);
-  put_frees(&w, "frees", st.frees_local, st.frees_remote);
-  put_frees(&w, "frees_interval", st.frees_local - s->prev.frees_local,
+  hr_jw_put_int(&w, "accounting_drift", c->drift);
+  hr_put_frees(&w, "frees", st.frees_local, st.frees_remote);
+  hr_put_frees(&w, "frees_interval", st.frees_local - s->prev.frees_local,
             st.frees_remote - s->prev.frees_remote);
-  put_int(&w, "remote_pending_blocks", c->remote_pending);
-  put_int(&w, "drains", (int64_t)st.drains);
-  put_int(&w, "drained_blocks", (int64_t)st.drained_blocks);
-  put_int(&w, "threads_alive", run->threads_alive);
+  hr_jw_put_int(&w, "remote_pending_blocks", c->remote_pending);
+  hr_jw_put_int(&w, "drains", (int64_t)st.drains);
+  hr_jw_put_int(&w, "drained_blocks", (int64_t)st.drained_blocks);
+  hr_jw_put_int(&w, "threads_alive", run->threads_alive);
   /* Mappings by the allocator's own count, and meshing (mesh.c). */
-  put_int(&w, "mappings", (int64_t)st.mappings);
-  put_int(&w, "ss_mappings", (int64_t)st.ss_mappings);
-  put_int(&w, "meshes", (int64_t)st.meshes);
-  put_int(&w, "mesh_released_bytes", (int64_t)st.mesh_released_bytes);
+  hr_jw_put_int(&w, "mappings", (int64_t)st.mappings);
+  hr_jw_put_int(&w, "ss_mappings", (int64_t)st.ss_mappings);
+  hr_jw_put_int(&w, "meshes", (int64_t)st.meshes);
+  hr_jw_put_int(&w, "mesh_released_bytes", (int64_t)st.mesh_released_bytes);
   uint64_t potential;
   if (hr_mesh_potential(run, run->last_sample, &potential))
-    put_int(&w, "mesh_potential_bytes", (int64_t)potential);
+    hr_jw_put_int(&w, "mesh_potential_bytes", (int64_t)potential);
   int mrc = run->measure ? put_measured(run, &w, &st, c->touched) : 0;
   hr_jw_close(&w, '}');
   if (w.err && !s->failed) s->failed = hr_io_errno();
@@ -244,7 +219,7 @@ int hr_sample(hr_run *run, uint64_t t) {
   s->lnbe_last = (uint64_t)c->lnbe;
   if ((uint64_t)c->lnbe > s->lnbe_peak) s->lnbe_peak = (uint64_t)c->lnbe;
   if (mrc) return -1;
-  return push_series(s, (double)R, (double)H);
+  return hr_series_push(&s->R, &s->H, &s->n, &s->cap, (double)R, (double)H);
 }
 
 /* Johnstone & Wilson's four measures from sampled R and H. */
@@ -283,7 +258,7 @@ json_t *hr_summary(hr_run *run, json_t *oom_event) {
       "ss_allocated", (json_int_t)st.ss_allocated, "ss_freed", (json_int_t)st.ss_freed, "ss_peak",
       (json_int_t)st.ss_peak, "ss_live_end", (json_int_t)st.ss_live, "frees_local",
       (json_int_t)st.frees_local, "frees_remote", (json_int_t)st.frees_remote, "remote_ratio",
-      ratio(st.frees_remote, st.frees_local + st.frees_remote), "trims", (json_int_t)st.trims,
+      hr_ratio(st.frees_remote, st.frees_local + st.frees_remote), "trims", (json_int_t)st.trims,
       "trimmed_bytes", (json_int_t)st.trimmed_bytes, "adoptions", (json_int_t)st.adoptions,
       "ss_reused", (json_int_t)st.ss_reused, "drained_blocks", (json_int_t)st.drained_blocks,
       "threads_started", (json_int_t)started, "live_blocks_end",
@@ -293,7 +268,7 @@ json_t *hr_summary(hr_run *run, json_t *oom_event) {
   json_object_set_new(o, "peak_ss_mapped_bytes", json_integer((json_int_t)st.bytes_mapped_peak));
   json_object_set_new(o, "peak_touched_bytes", json_integer((json_int_t)s->peak_touched));
   json_object_set_new(o, "fragmentation", hr_fragmentation_json(s->R, s->H, s->n));
-  json_object_set_new(o, "utilization_end", json_real(ratio(R, H)));
+  json_object_set_new(o, "utilization_end", json_real(hr_ratio(R, H)));
   json_object_set_new(o, "accounting_drift_end", json_integer(s->drift_last));
   json_object_set_new(o, "logically_nonempty_but_empty_end", json_integer((json_int_t)s->lnbe_last));
   json_object_set_new(o, "logically_nonempty_but_empty_peak", json_integer((json_int_t)s->lnbe_peak));
