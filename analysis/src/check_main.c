@@ -18,8 +18,7 @@ static const char check_usage[] =
     "Exit: 0 every bound holds, 1 a regression, 2 bad input or usage, 4 internal error.\n";
 
 static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "hakreplay check: %s%s%s (try --help)\n", msg, arg ? ": " : "", arg ? arg : "");
-  return HA_EXIT_USAGE;
+  return ha_usage_error("check", msg, arg);
 }
 
 static int record(const char *run_path, const char *out, double tol) {

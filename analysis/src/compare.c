@@ -46,8 +46,7 @@ static const char compare_usage[] =
     "4 internal error.\n";
 
 static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "hakreplay compare: %s%s%s (try --help)\n", msg, arg ? ": " : "", arg ? arg : "");
-  return HA_EXIT_USAGE;
+  return ha_usage_error("compare", msg, arg);
 }
 
 /* A run.json rather than a trace: a .json file whose schema says so. */
@@ -536,9 +535,7 @@ int ha_compare_main(int argc, char **argv, const char *presets, const char *allo
     static const char *const with_value[] = {"-o", "--output", "--variants", "--format", "--jobs",
                                              "--opt", "--ops-per-ms", "--sample-every",
                                              "--thread-maps", "--max-events", "--mode"};
-    int known = 0;
-    for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
-    if (!known) {
+    if (!ha_is_one_of(a, with_value, sizeof with_value / sizeof *with_value)) {
       rc = usage_error("unknown option", a);
       goto out;
     }
@@ -555,13 +552,10 @@ int ha_compare_main(int argc, char **argv, const char *presets, const char *allo
         goto out;
       }
     } else if (!strcmp(a, "--jobs")) {
-      char *end;
-      long j = strtol(val, &end, 10);
-      if (*end || end == val || j < 1 || j > 1024) {
+      if (ha_parse_jobs(val, &jobs)) {
         rc = usage_error("--jobs: expected an integer >= 1, got", val);
         goto out;
       }
-      jobs = (int)j;
     } else if (!strcmp(a, "--opt") || !strcmp(a, "--ops-per-ms") || !strcmp(a, "--sample-every") ||
                !strcmp(a, "--thread-maps") || !strcmp(a, "--max-events") || !strcmp(a, "--mode")) {
       pass[npass++] = a; /* the replayer checks the values */

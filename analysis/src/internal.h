@@ -155,6 +155,13 @@ int ha_render(const char *dir, const char *script, const char *vars, const char 
 const char *ha_image_ext(int formats);
 /* "png", "svg", "both" into HA_FMT_* bits; -1 for anything else. */
 int ha_parse_format(const char *v, int *formats);
+/* The subcommands' usage errors: "hakreplay CMD: MSG[: ARG] (try --help)"
+ * on stderr; returns HA_EXIT_USAGE. */
+int ha_usage_error(const char *cmd, const char *msg, const char *arg);
+/* --jobs' value, an integer in 1..1024, into *jobs; -1 for anything else. */
+int ha_parse_jobs(const char *v, int *jobs);
+/* Whether a is one of the n names in list (options that take a value). */
+int ha_is_one_of(const char *a, const char *const *list, size_t n);
 
 /* ---- compare.c / compare_out.c ---- */
 

@@ -154,8 +154,7 @@ static int run_here(const char *dir, char **lines, const job *jobs, size_t n, in
 }
 
 static int usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "hakreplay sweep: %s%s%s (try --help)\n", msg, arg ? ": " : "", arg ? arg : "");
-  return HA_EXIT_USAGE;
+  return ha_usage_error("sweep", msg, arg);
 }
 
 /* Writes jobs.txt and slurm.sh; fills jobs and lines. */
@@ -308,9 +307,7 @@ int ha_sweep_main(int argc, char **argv, const char *presets, const char *alloca
     static const char *const with_value[] = {"-o", "--output", "--variants", "--opt-grid", "--opt",
                                              "--emit", "--jobs", "--ops-per-ms", "--sample-every",
                                              "--max-events", "--thread-maps"};
-    int known = 0;
-    for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
-    if (!known) {
+    if (!ha_is_one_of(a, with_value, sizeof with_value / sizeof *with_value)) {
       rc = usage_error("unknown option", a);
       goto out;
     }
@@ -323,13 +320,10 @@ int ha_sweep_main(int argc, char **argv, const char *presets, const char *alloca
     else if (!strcmp(a, "--variants")) variant_arg = val;
     else if (!strcmp(a, "--emit")) emit = val;
     else if (!strcmp(a, "--jobs")) {
-      char *end;
-      long j = strtol(val, &end, 10);
-      if (*end || end == val || j < 1 || j > 1024) {
+      if (ha_parse_jobs(val, &jobs_n)) {
         rc = usage_error("--jobs: expected an integer >= 1, got", val);
         goto out;
       }
-      jobs_n = (int)j;
     } else if (!strcmp(a, "--opt-grid")) {
       const char *eq = strchr(val, '=');
       if (!eq || eq == val || !eq[1] || ng == HA_SWEEP_MAX_GRID) {

@@ -235,3 +235,22 @@ bool ha_run_is_external(const json_t *run) {
   const char *a = json_string_value(ha_path_get(run, "config.allocator"));
   return a && strcmp(a, "hakmem");
 }
+
+int ha_usage_error(const char *cmd, const char *msg, const char *arg) {
+  fprintf(stderr, "hakreplay %s: %s%s%s (try --help)\n", cmd, msg, arg ? ": " : "", arg ? arg : "");
+  return HA_EXIT_USAGE;
+}
+
+int ha_parse_jobs(const char *v, int *jobs) {
+  char *end;
+  long j = strtol(v, &end, 10);
+  if (*end || end == v || j < 1 || j > 1024) return -1;
+  *jobs = (int)j;
+  return 0;
+}
+
+int ha_is_one_of(const char *a, const char *const *list, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (!strcmp(a, list[k])) return 1;
+  return 0;
+}
