@@ -75,25 +75,33 @@ static const char *accepts(char *buf, size_t len, const hak_option_row *r, int m
   return buf;
 }
 
-static void options_table(table *t, int md) {
-  static const char *const head[] = {"option", "values", "default", "environment", "meaning"};
+/* One row per option of the core, first column its name (the options
+ * table) or its environment variable (the variables table). */
+static void core_rows(table *t, int md, int by_env) {
+  static const char *const head[2][5] = {
+      {"option", "values", "default", "environment", "meaning"},
+      {"variable", "option", "values", "default", "meaning"}};
   hak_config def;
   char b[1024];
   hak_config_default(&def);
-  t->title = "Options (hak_config), lowest precedence first: defaults, the preset, each "
-             "option's variable, name=value";
   t->ncols = 5;
   new_row(t);
-  for (int c = 0; c < 5; c++) put(t, c, head[c]);
+  for (int c = 0; c < 5; c++) put(t, c, head[by_env][c]);
   for (int i = 0; i < HAK_OPT_COUNT; i++) {
     const hak_option_row *r = &hak_option_rows[i];
     new_row(t);
-    put(t, 0, code(b, sizeof b, r->name, md));
-    put(t, 1, accepts(b, sizeof b, r, md));
-    put(t, 2, shown(b, sizeof b, r, &def, md));
-    put(t, 3, code(b, sizeof b, r->env, md));
+    put(t, 0, code(b, sizeof b, by_env ? r->env : r->name, md));
+    put(t, by_env ? 1 : 3, code(b, sizeof b, by_env ? r->name : r->env, md));
+    put(t, by_env ? 2 : 1, accepts(b, sizeof b, r, md));
+    put(t, by_env ? 3 : 2, shown(b, sizeof b, r, &def, md));
     put(t, 4, r->desc);
   }
+}
+
+static void options_table(table *t, int md) {
+  t->title = "Options (hak_config), lowest precedence first: defaults, the preset, each "
+             "option's variable, name=value";
+  core_rows(t, md, 0);
 }
 
 static void presets_table(table *t, int md) {
@@ -118,24 +126,7 @@ static void presets_table(table *t, int md) {
   }
 }
 
-static void variables_table(table *t, int md) {
-  static const char *const head[] = {"variable", "option", "values", "default", "meaning"};
-  hak_config def;
-  char b[1024];
-  hak_config_default(&def);
-  t->ncols = 5;
-  new_row(t);
-  for (int c = 0; c < 5; c++) put(t, c, head[c]);
-  for (int i = 0; i < HAK_OPT_COUNT; i++) {
-    const hak_option_row *r = &hak_option_rows[i];
-    new_row(t);
-    put(t, 0, code(b, sizeof b, r->env, md));
-    put(t, 1, code(b, sizeof b, r->name, md));
-    put(t, 2, accepts(b, sizeof b, r, md));
-    put(t, 3, shown(b, sizeof b, r, &def, md));
-    put(t, 4, r->desc);
-  }
-}
+static void variables_table(table *t, int md) { core_rows(t, md, 1); }
 
 static void preload_table(table *t, int md) {
   static const char *const head[] = {"variable", "values", "default", "meaning"};
