@@ -20,17 +20,7 @@ if [ "$sanitize" != none ] && [ "$case_name" != sweep ]; then
     echo "skipped: a sanitizer build replaces malloc; no allocator can be preloaded"
     exit 77
 fi
-tmp=$(mktemp -d /tmp/hr-alloc-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-}
-has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+. "$src/common/tests/shlib.sh" hr-alloc
 py() { python3 -c "$1" || fail "the python check above"; }
 
 case $case_name in

@@ -12,17 +12,7 @@
 # are skipped where mknod is not allowed).
 set -u
 case_name=$1 hr=$2 hk=$3 src=$4
-tmp=$(mktemp -d /tmp/hr-out-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-}
-has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+. "$src/common/tests/shlib.sh" hr-out
 no_temporaries() { ! ls -A "$1" | grep -q '\.tmp\.' || fail "temporary file left in $1: $(ls -A "$1")"; }
 trace=$src/traces/samples/every-op.json
 

@@ -4,18 +4,7 @@
 # format, and that outputs appear only when complete.
 set -u
 case_name=$1 hk=$2 src=$3
-tmp=$(mktemp -d /tmp/ht-cli-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE CMD... : run CMD, check its exit code; output in $tmp/out, $tmp/err
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-}
-has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+. "$src/../common/tests/shlib.sh" ht-cli # src: the traces folder
 H='{"format":"hakmem-trace","version":1,"meta":{},"threads":1}'
 
 case $case_name in
